@@ -1,0 +1,13 @@
+//go:build tools
+
+// Package deps pins modules used by packages still being written, so go mod tidy keeps them.
+package deps
+import (
+ _ "github.com/openai/openai-go/v3"
+ _ "go.uber.org/goleak"
+ _ "github.com/prometheus/client_golang/prometheus"
+ _ "gopkg.in/yaml.v3"
+ _ "modernc.org/sqlite"
+ _ "golang.org/x/time/rate"
+ _ "golang.org/x/sync/singleflight"
+)

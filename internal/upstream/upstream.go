@@ -1,0 +1,123 @@
+// Package upstream is the provider-neutral contract between the relay and a
+// chat backend: what a chat request is, what a stream yields, and how upstream
+// failures are classified. It knows nothing about any wire protocol.
+package upstream
+
+import (
+	"context"
+	"io"
+)
+
+// Credential authorises one upstream call. Token is secret and must never be
+// logged; ID is a stable, non-secret label (an account id or a masked token).
+type Credential struct {
+	ID    string
+	Token string
+}
+
+// Message is one turn of the conversation, already reduced to text.
+type Message struct {
+	Role    string // system, user, assistant, tool
+	Content string
+}
+
+// ChatRequest is what the relay asks a provider to answer.
+type ChatRequest struct {
+	Model    string // the provider's model id (suffixes already resolved)
+	Messages []Message
+	// Thinking selects reasoning: nil leaves it to the provider's default.
+	Thinking *bool
+	// ThinkingBudget caps reasoning tokens; 0 means the provider default.
+	ThinkingBudget int
+	// MaxTokens is passed on where the provider accepts it; 0 means unset.
+	MaxTokens int
+}
+
+// EventType tells what an Event carries.
+type EventType uint8
+
+const (
+	// EventReasoning carries an increment of the model's reasoning text.
+	EventReasoning EventType = iota + 1
+	// EventContent carries an increment of the answer text.
+	EventContent
+)
+
+// Event is one increment of a streamed answer. Text is never empty.
+type Event struct {
+	Type EventType
+	Text string
+}
+
+// Usage is the token accounting the upstream reported (the last cumulative
+// value). Zero values mean "not reported".
+type Usage struct {
+	PromptTokens     int
+	CompletionTokens int
+	TotalTokens      int
+	ReasoningTokens  int
+	CachedTokens     int
+}
+
+// Result is what is known about a stream once Next has returned io.EOF.
+type Result struct {
+	Usage        Usage
+	FinishReason string // "stop" unless the upstream said otherwise
+}
+
+// Stream yields the events of one answer. It is used by one goroutine.
+type Stream interface {
+	// Next returns the next event, io.EOF at the normal end, or an error
+	// (typically *Error) when the answer failed.
+	Next() (Event, error)
+	// Result is valid after Next returned io.EOF.
+	Result() Result
+	// Close releases the connection; safe to call more than once.
+	Close() error
+}
+
+// Model describes one upstream model.
+type Model struct {
+	ID         string
+	Name       string
+	OwnedBy    string
+	Created    int64
+	Thinking   bool // can reason (offered with a -thinking variant)
+	Vision     bool
+	MaxContext int
+}
+
+// Provider is a chat backend.
+type Provider interface {
+	// OpenChat starts an answer. It returns once the upstream accepted the
+	// request (a classified *Error otherwise); events are read from the Stream.
+	OpenChat(ctx context.Context, cred Credential, req *ChatRequest) (Stream, error)
+	// ListModels returns the upstream's models.
+	ListModels(ctx context.Context, cred Credential) ([]Model, error)
+}
+
+// SliceStream is a Stream over fixed events, for tests and for folding.
+type SliceStream struct {
+	Events []Event
+	Res    Result
+	Err    error // returned after the events instead of io.EOF, if set
+	i      int
+}
+
+// Next implements Stream.
+func (s *SliceStream) Next() (Event, error) {
+	if s.i < len(s.Events) {
+		s.i++
+		return s.Events[s.i-1], nil
+	}
+	if s.Err != nil {
+		return Event{}, s.Err
+	}
+	return Event{}, io.EOF
+}
+
+// Result implements Stream.
+func (s *SliceStream) Result() Result { return s.Res }
+
+// Close implements Stream.
+func (s *SliceStream) Close() error { return nil }
