@@ -1,0 +1,174 @@
+// Package config holds qwenrelay's one typed configuration: defaults, an
+// optional YAML file, QWENRELAY_* environment variables and command-line
+// flags, applied in that order, then validated before anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the relay.
+type Config struct {
+	Listen      string `yaml:"listen"`
+	UpstreamURL string `yaml:"upstream_url"`
+	// APIKey is the key clients must send (Authorization: Bearer). Empty:
+	// only loopback clients are accepted.
+	APIKey string `yaml:"api_key"`
+	// QwenTokens are the upstream tokens requests are served with.
+	QwenTokens []string `yaml:"qwen_tokens"`
+	// Passthrough uses the client's bearer token as the Qwen token.
+	Passthrough bool `yaml:"passthrough"`
+
+	Protocol       string `yaml:"protocol"`        // v2 | legacy
+	BodyStyle      string `yaml:"body_style"`      // browser | simple
+	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
+	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
+
+	UserAgent     string `yaml:"user_agent"`
+	ClientVersion string `yaml:"client_version"` // the "version" header
+	BXVersion     string `yaml:"bx_version"`     // the "bx-v" header
+	Timezone      string `yaml:"timezone"`       // IANA name for the Timezone header
+	UpstreamProxy string `yaml:"upstream_proxy"` // http://, https:// or socks5:// proxy for upstream calls
+
+	ConnectTimeout    time.Duration `yaml:"connect_timeout"`
+	FirstByteTimeout  time.Duration `yaml:"first_byte_timeout"`
+	IdleTimeout       time.Duration `yaml:"idle_timeout"`
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+
+	RetryAttempts int           `yaml:"retry_attempts"`
+	RetryBudget   time.Duration `yaml:"retry_budget"`
+	RetryBackoff  time.Duration `yaml:"retry_backoff"`
+
+	MaxInFlight     int           `yaml:"max_in_flight"`
+	MaxRequestBytes int64         `yaml:"max_request_bytes"`
+	UpstreamMaxBody int           `yaml:"upstream_max_body"`
+	ModelsTTL       time.Duration `yaml:"models_ttl"`
+	CORSOrigins     []string      `yaml:"cors_origins"`
+
+	LogLevel        string        `yaml:"log_level"`  // debug | info | warn | error
+	LogFormat       string        `yaml:"log_format"` // json | text
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// ReadyFile, when set, receives the actual listen address once the
+	// server listens (useful with port 0). Flag/env only.
+	ReadyFile string `yaml:"-"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Listen:            "127.0.0.1:8080",
+		UpstreamURL:       "https://chat.qwen.ai",
+		Protocol:          "v2",
+		BodyStyle:         "browser",
+		ThinkingFormat:    "summary",
+		Timezone:          "Asia/Shanghai",
+		ConnectTimeout:    10 * time.Second,
+		FirstByteTimeout:  60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		HeartbeatInterval: 15 * time.Second,
+		RetryAttempts:     3,
+		RetryBudget:       30 * time.Second,
+		RetryBackoff:      300 * time.Millisecond,
+		MaxInFlight:       100,
+		MaxRequestBytes:   8 << 20,
+		UpstreamMaxBody:   128000,
+		ModelsTTL:         time.Hour,
+		CORSOrigins:       []string{"*"},
+		LogLevel:          "info",
+		LogFormat:         "json",
+		ShutdownTimeout:   30 * time.Second,
+	}
+}
+
+// Validate reports every problem at once, so an operator fixes them in one go.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q: want host:port (%v)", c.Listen, err)
+	}
+	if u, err := url.Parse(c.UpstreamURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("upstream_url %q: want an http(s) URL", c.UpstreamURL)
+	}
+	if c.UpstreamProxy != "" {
+		if u, err := url.Parse(c.UpstreamProxy); err != nil || u.Host == "" ||
+			(u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h") {
+			bad("upstream_proxy: want an http://, https:// or socks5:// URL")
+		}
+	}
+	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
+	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
+	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
+	oneOf(&errs, "log_format", c.LogFormat, "json", "text")
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		bad("timezone %q: %v", c.Timezone, err)
+	}
+	if !c.Passthrough && len(c.QwenTokens) == 0 {
+		bad("no Qwen token: set QWENRELAY_QWEN_TOKENS (comma-separated) or qwen_tokens in the config file, or QWENRELAY_PASSTHROUGH=true to use each client's own token")
+	}
+	for i, t := range c.QwenTokens {
+		if strings.TrimSpace(t) == "" {
+			bad("qwen_tokens[%d] is empty", i)
+		}
+	}
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"retry_attempts", int64(c.RetryAttempts)},
+		{"max_in_flight", int64(c.MaxInFlight)},
+		{"max_request_bytes", c.MaxRequestBytes},
+		{"upstream_max_body", int64(c.UpstreamMaxBody)},
+		{"connect_timeout", int64(c.ConnectTimeout)},
+		{"heartbeat_interval", int64(c.HeartbeatInterval)},
+		{"models_ttl", int64(c.ModelsTTL)},
+		{"shutdown_timeout", int64(c.ShutdownTimeout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad("%s must be > 0", p.name)
+		}
+	}
+	for _, p := range []struct {
+		name string
+		v    time.Duration
+	}{{"first_byte_timeout", c.FirstByteTimeout}, {"idle_timeout", c.IdleTimeout}, {"retry_budget", c.RetryBudget}, {"retry_backoff", c.RetryBackoff}} {
+		if p.v < 0 {
+			bad("%s must be >= 0 (0 disables it)", p.name)
+		}
+	}
+	if c.ThinkingBudget < 0 {
+		bad("thinking_budget must be >= 0")
+	}
+	return errors.Join(errs...)
+}
+
+func oneOf(errs *[]error, name, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	*errs = append(*errs, fmt.Errorf("%s %q: want one of %s", name, v, strings.Join(allowed, ", ")))
+}
+
+// ListenIsLoopback reports whether the listen address only accepts local
+// connections.
+func (c *Config) ListenIsLoopback() bool {
+	host, _, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

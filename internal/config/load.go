@@ -1,0 +1,187 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// setting binds one Config field to its env variable and flag.
+type setting struct {
+	name  string // flag name; env is QWENRELAY_ + upper(name with - → _)
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func str(f func(c *Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = v; return nil }
+}
+
+func list(f func(c *Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error { *f(c) = splitList(v); return nil }
+}
+
+func boolean(f func(c *Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*f(c) = b
+		return nil
+	}
+}
+
+func integer(f func(c *Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func int64v(f func(c *Config) *int64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
+func duration(f func(c *Config) *time.Duration) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a duration like 30s or 2m, got %q", v)
+		}
+		*f(c) = d
+		return nil
+	}
+}
+
+var settings = []setting{
+	{"listen", "address to listen on (host:port)", str(func(c *Config) *string { return &c.Listen })},
+	{"upstream-url", "Qwen Chat base URL", str(func(c *Config) *string { return &c.UpstreamURL })},
+	{"api-key", "key clients must send as Bearer token (prefer the env variable)", str(func(c *Config) *string { return &c.APIKey })},
+	{"qwen-tokens", "comma-separated Qwen tokens (prefer the env variable)", list(func(c *Config) *[]string { return &c.QwenTokens })},
+	{"passthrough", "use each client's bearer token as its Qwen token", boolean(func(c *Config) *bool { return &c.Passthrough })},
+	{"protocol", "upstream protocol: v2 or legacy", str(func(c *Config) *string { return &c.Protocol })},
+	{"body-style", "v2 request body style: browser or simple", str(func(c *Config) *string { return &c.BodyStyle })},
+	{"thinking-format", "thinking format asked of the upstream: summary or detail", str(func(c *Config) *string { return &c.ThinkingFormat })},
+	{"thinking-budget", "default thinking budget in tokens (0 = upstream default)", integer(func(c *Config) *int { return &c.ThinkingBudget })},
+	{"user-agent", "User-Agent sent upstream (empty = built-in browser UA)", str(func(c *Config) *string { return &c.UserAgent })},
+	{"client-version", "'version' header sent upstream (empty = built-in)", str(func(c *Config) *string { return &c.ClientVersion })},
+	{"bx-version", "'bx-v' header sent upstream (empty = built-in)", str(func(c *Config) *string { return &c.BXVersion })},
+	{"timezone", "IANA time zone for the Timezone header", str(func(c *Config) *string { return &c.Timezone })},
+	{"upstream-proxy", "outbound proxy for upstream calls (http://, socks5://)", str(func(c *Config) *string { return &c.UpstreamProxy })},
+	{"connect-timeout", "upstream connect timeout", duration(func(c *Config) *time.Duration { return &c.ConnectTimeout })},
+	{"first-byte-timeout", "max wait for the upstream's first frame (0 = none)", duration(func(c *Config) *time.Duration { return &c.FirstByteTimeout })},
+	{"idle-timeout", "max upstream silence between frames (0 = none)", duration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
+	{"heartbeat-interval", "SSE comment sent to clients while the upstream is silent", duration(func(c *Config) *time.Duration { return &c.HeartbeatInterval })},
+	{"retry-attempts", "upstream attempts per request before the first byte", integer(func(c *Config) *int { return &c.RetryAttempts })},
+	{"retry-budget", "total time retries may take (0 = no limit)", duration(func(c *Config) *time.Duration { return &c.RetryBudget })},
+	{"retry-backoff", "base backoff between attempts (jittered, doubled)", duration(func(c *Config) *time.Duration { return &c.RetryBackoff })},
+	{"max-in-flight", "max requests in flight before answering 429", integer(func(c *Config) *int { return &c.MaxInFlight })},
+	{"max-request-bytes", "max client request body size", int64v(func(c *Config) *int64 { return &c.MaxRequestBytes })},
+	{"upstream-max-body", "max upstream request body; larger prompts get 413", integer(func(c *Config) *int { return &c.UpstreamMaxBody })},
+	{"models-ttl", "how long the model list is cached", duration(func(c *Config) *time.Duration { return &c.ModelsTTL })},
+	{"cors-origins", "comma-separated allowed CORS origins (* = any, empty = CORS off)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
+	{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
+	{"log-format", "json or text", str(func(c *Config) *string { return &c.LogFormat })},
+	{"shutdown-timeout", "how long open streams may finish on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"ready-file", "write the actual listen address to this file once listening", str(func(c *Config) *string { return &c.ReadyFile })},
+}
+
+// EnvName is the environment variable of a flag name.
+func EnvName(flagName string) string {
+	return "QWENRELAY_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load builds the configuration from defaults, the YAML file named by
+// --config or QWENRELAY_CONFIG, the environment (getenv) and args, and
+// validates it.
+func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := Default()
+	fs := flag.NewFlagSet("qwenrelay serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("QWENRELAY_CONFIG"), "YAML config file (env QWENRELAY_CONFIG)")
+	flagVals := map[string]*string{}
+	for _, s := range settings {
+		v := new(string)
+		flagVals[s.name] = v
+		fs.Func(s.name, s.usage+" (env "+EnvName(s.name)+")", func(x string) error { *v = x; return nil })
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if *configPath != "" {
+		if err := loadFile(&cfg, *configPath); err != nil {
+			return cfg, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, s := range settings {
+		if v := getenv(EnvName(s.name)); v != "" {
+			if err := s.set(&cfg, v); err != nil {
+				return cfg, fmt.Errorf("%s: %w", EnvName(s.name), err)
+			}
+		}
+	}
+	for _, s := range settings {
+		if set[s.name] {
+			if err := s.set(&cfg, *flagVals[s.name]); err != nil {
+				return cfg, fmt.Errorf("--%s: %w", s.name, err)
+			}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func loadFile(cfg *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Usage writes the flag list with env names, for --help.
+func Usage(w io.Writer) {
+	_, _ = Load([]string{"-h"}, func(string) string { return "" }, w)
+}

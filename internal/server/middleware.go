@@ -1,0 +1,277 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/qwenrelay/qwenrelay/internal/upstream"
+)
+
+// reqInfo is the per-request record the access log prints. Handlers fill it.
+type reqInfo struct {
+	id         string
+	route      string
+	start      time.Time
+	model      string
+	stream     bool
+	ttft       time.Duration
+	errKind    string
+	attempts   int
+	credential string
+	clientCred *upstream.Credential // passthrough: the caller's own token
+}
+
+type ctxKey struct{}
+
+func info(ctx context.Context) *reqInfo {
+	if ri, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+		return ri
+	}
+	return &reqInfo{}
+}
+
+// requestID takes a sane X-Request-Id from the client or makes one, and
+// echoes it.
+func (s *Server) requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneID(id) {
+			id = randomID("req_", 12)
+		}
+		w.Header().Set("X-Request-Id", id)
+		ri := &reqInfo{id: id, start: s.opts.Now()}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri)))
+	})
+}
+
+func saneID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// withRoute names the route, recovers panics, and writes the access log
+// line and request metrics when the request ends.
+func (s *Server) withRoute(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ri := info(r.Context())
+		ri.route = route
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("panic", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
+				ri.errKind = "panic"
+				if !rec.wrote {
+					writeJSON(rec, r, http.StatusInternalServerError, errBody("server_error", "internal_error", "internal error; see the relay's log"))
+				}
+			}
+			s.logRequest(r, ri, rec.status())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (s *Server) logRequest(r *http.Request, ri *reqInfo, status int) {
+	if ri.errKind == "client_gone" {
+		status = StatusClientClosed
+	}
+	dur := s.opts.Now().Sub(ri.start)
+	s.metrics.Request(ri.route, status, dur.Seconds())
+	if ri.route == "metrics" || ri.route == "healthz" {
+		return
+	}
+	level := slog.LevelInfo
+	if status >= 500 && status != StatusClientClosed {
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", ri.id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+		slog.Int("status", status), slog.Duration("duration", dur),
+	}
+	if ri.model != "" {
+		attrs = append(attrs, slog.String("model", ri.model), slog.Bool("stream", ri.stream))
+	}
+	if ri.ttft > 0 {
+		attrs = append(attrs, slog.Duration("ttft", ri.ttft))
+	}
+	if ri.attempts > 0 {
+		attrs = append(attrs, slog.Int("attempts", ri.attempts), slog.String("credential", ri.credential))
+	}
+	if ri.errKind != "" {
+		attrs = append(attrs, slog.String("error_kind", ri.errKind))
+	}
+	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+}
+
+// statusRecorder remembers the status; Unwrap lets http.ResponseController
+// reach the real writer's Flush.
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.code, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusRecorder) status() int {
+	if !w.wrote {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+// auth admits callers: passthrough takes the Bearer token as the Qwen token;
+// otherwise the relay's key is required, or — with no key configured — the
+// caller must be on loopback.
+func (s *Server) auth(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token := bearer(r)
+		switch {
+		case s.opts.Passthrough:
+			if token == "" {
+				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
+					Message: "Missing Authorization header: send 'Authorization: Bearer <your Qwen Chat token>' (this relay runs in passthrough mode)."})
+				return
+			}
+			ri := info(r.Context())
+			ri.clientCred = &upstream.Credential{ID: "client:" + Fingerprint(token), Token: token}
+		case s.opts.APIKey != "":
+			if token == "" {
+				token = r.Header.Get("X-Api-Key")
+			}
+			if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) != 1 {
+				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+					Message: "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with the relay's key (QWENRELAY_API_KEY)."})
+				return
+			}
+		default:
+			if !isLoopback(r.RemoteAddr) {
+				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+					Message: "This relay has no API key configured and only accepts clients on this machine; the operator must set QWENRELAY_API_KEY."})
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func isLoopback(remote string) bool {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// limit caps requests in flight.
+func (s *Server) limit(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n := s.inFlight.Add(1); n > int64(s.opts.MaxInFlight) {
+			s.inFlight.Add(-1)
+			s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "server_busy",
+				Message: "the relay is at its limit of requests in flight (QWENRELAY_MAX_IN_FLIGHT); retry shortly", RetryAfter: 5 * time.Second})
+			return
+		}
+		s.metrics.InFlight(1)
+		defer func() {
+			s.inFlight.Add(-1)
+			s.metrics.InFlight(-1)
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cors answers preflights and sets the allow-origin header for allowed
+// origins.
+func (s *Server) cors(next http.Handler) http.Handler {
+	if len(s.opts.CORSOrigins) == 0 {
+		return next
+	}
+	any := false
+	allowed := map[string]bool{}
+	for _, o := range s.opts.CORSOrigins {
+		if o == "*" {
+			any = true
+		}
+		allowed[strings.TrimSuffix(o, "/")] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (any || allowed[origin]) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				reqHeaders := r.Header.Get("Access-Control-Request-Headers")
+				if reqHeaders == "" {
+					reqHeaders = "Authorization, Content-Type"
+				}
+				h.Set("Access-Control-Allow-Headers", reqHeaders)
+				h.Set("Access-Control-Max-Age", "86400")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Fingerprint is a short, non-reversible label for a secret, for logs.
+func Fingerprint(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:4])
+}
+
+func randomID(prefix string, n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	const alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return prefix + string(b)
+}

@@ -1,0 +1,78 @@
+package server
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/qwenrelay/qwenrelay/internal/openai"
+)
+
+// gzipMinSize is the smallest body worth compressing.
+const gzipMinSize = 1024
+
+var gzipPool = sync.Pool{New: func() any { w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed); return w }}
+
+// writeJSON writes v as JSON, gzip-compressed when the client accepts it and
+// the body is large enough for that to help.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"error":{"message":"internal error: could not encode the response","type":"server_error","param":null,"code":"internal_error"}}`)
+	}
+	writeJSONBytes(w, r, status, b)
+}
+
+func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Add("Vary", "Accept-Encoding")
+	if len(b) >= gzipMinSize && acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		h.Del("Content-Length")
+		w.WriteHeader(status)
+		zw := gzipPool.Get().(*gzip.Writer)
+		zw.Reset(w)
+		_, _ = zw.Write(b)
+		_ = zw.Close()
+		zw.Reset(nil)
+		gzipPool.Put(zw)
+		return
+	}
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// acceptsGzip parses Accept-Encoding, honouring q=0.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		params = strings.ReplaceAll(params, " ", "")
+		return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
+	}
+	return false
+}
+
+func errBody(typ, code, msg string) openai.ErrorBody { return openai.NewError(typ, code, "", msg) }
+
+// writeError maps err and writes it as an OpenAI error, recording its kind.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	m := mapError(err, s.opts.Passthrough)
+	ri := info(r.Context())
+	ri.errKind = m.kind
+	if m.status == StatusClientClosed {
+		return // nobody is listening
+	}
+	if m.retryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(m.retryAfter))
+	}
+	writeJSON(w, r, m.status, m.body)
+}

@@ -1,0 +1,106 @@
+// Package server is the public HTTP API: routes, middleware and thin handlers
+// that decode a request, call the relay, and encode the answer.
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/qwenrelay/qwenrelay/internal/metrics"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
+)
+
+// Options are the server's settings.
+type Options struct {
+	APIKey            string // "" = only loopback clients
+	Passthrough       bool   // the client's Bearer token is its Qwen token
+	MaxInFlight       int
+	MaxRequestBytes   int64
+	HeartbeatInterval time.Duration
+	ModelsTTL         time.Duration
+	CORSOrigins       []string
+	Now               func() time.Time
+}
+
+// Server serves the OpenAI-compatible API.
+type Server struct {
+	opts     Options
+	relay    *relay.Relay
+	picker   relay.Picker // nil in passthrough mode
+	metrics  *metrics.Metrics
+	log      *slog.Logger
+	models   *modelCache
+	inFlight atomic.Int64
+}
+
+// New builds a Server. picker may be nil only in passthrough mode.
+func New(opts Options, r *relay.Relay, picker relay.Picker, m *metrics.Metrics, log *slog.Logger) *Server {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = metrics.New()
+	}
+	return &Server{
+		opts: opts, relay: r, picker: picker, metrics: m, log: log,
+		models: newModelCache(opts.ModelsTTL, opts.Now),
+	}
+}
+
+// Handler returns the root handler with all middleware applied.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	api := func(route string, h http.HandlerFunc) http.Handler {
+		return s.withRoute(route, s.auth(s.limit(h)))
+	}
+	chat := api("chat", s.handleChat)
+	for _, p := range []string{"/v1/chat/completions", "/chat/completions", "/v1/v1/chat/completions"} {
+		mux.Handle(p, methods(chat, http.MethodPost))
+	}
+	models := api("models", s.handleModels)
+	model := api("model", s.handleModel)
+	for _, p := range []string{"/v1/models", "/models", "/v1/v1/models"} {
+		mux.Handle(p, methods(models, http.MethodGet))
+		mux.Handle(p+"/{id...}", methods(model, http.MethodGet))
+	}
+	mux.Handle("/healthz", s.withRoute("healthz", methods(http.HandlerFunc(s.handleHealth), http.MethodGet, http.MethodHead)))
+	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metrics.Handler(), http.MethodGet)))
+	mux.Handle("/", s.withRoute("not_found", http.HandlerFunc(s.handleNotFound)))
+	return s.requestID(s.cors(mux))
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, r, http.StatusOK, map[string]any{"status": "ok", "in_flight": s.inFlight.Load()})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". Use /v1/chat/completions or /v1/models."})
+}
+
+// methods answers 405 with an OpenAI error for other methods.
+func methods(h http.Handler, allowed ...string) http.Handler {
+	allow := ""
+	for i, m := range allowed {
+		if i > 0 {
+			allow += ", "
+		}
+		allow += m
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, m := range allowed {
+			if r.Method == m {
+				h.ServeHTTP(w, r)
+				return
+			}
+		}
+		w.Header().Set("Allow", allow)
+		writeJSON(w, r, http.StatusMethodNotAllowed, errBody("invalid_request_error", "method_not_allowed",
+			"Method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow+"."))
+	})
+}

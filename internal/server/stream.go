@@ -1,0 +1,121 @@
+package server
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/qwenrelay/qwenrelay/internal/sse"
+)
+
+// sseWriter writes one SSE response. It is shared by the handler goroutine
+// and a heartbeat timer (time.AfterFunc: no goroutine exists between beats),
+// so every write holds mu. Until the first write the response is
+// uncommitted and an error can still be sent with its real status.
+type sseWriter struct {
+	mu       sync.Mutex
+	w        http.ResponseWriter
+	rc       *http.ResponseController
+	started  bool
+	stopped  bool
+	failed   bool // a write failed: the client is gone
+	interval time.Duration
+	timer    *time.Timer
+}
+
+var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
+
+// newSSEWriter arms the heartbeat: if nothing is written for interval, a
+// comment is sent (committing the 200 SSE headers if needed).
+func newSSEWriter(w http.ResponseWriter, interval time.Duration) *sseWriter {
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval}
+	if interval > 0 {
+		s.timer = time.AfterFunc(interval, s.beat)
+	}
+	return s
+}
+
+func (s *sseWriter) beat() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped || s.failed {
+		return
+	}
+	s.writeLocked(heartbeatFrame)
+	s.timer.Reset(s.interval)
+}
+
+// startLocked commits the SSE headers.
+func (s *sseWriter) startLocked() {
+	if s.started {
+		return
+	}
+	s.started = true
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	s.w.WriteHeader(http.StatusOK)
+}
+
+func (s *sseWriter) writeLocked(b []byte) bool {
+	s.startLocked()
+	if _, err := s.w.Write(b); err != nil {
+		s.failed = true
+		return false
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.failed = true
+		return false
+	}
+	return true
+}
+
+// write sends one complete frame and flushes it; false means the client is
+// gone.
+func (s *sseWriter) write(frame []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed || s.stopped {
+		return false
+	}
+	ok := s.writeLocked(frame)
+	if ok && s.timer != nil {
+		s.timer.Reset(s.interval)
+	}
+	return ok
+}
+
+// uncommitted stops the heartbeat and reports whether nothing was sent yet,
+// in which case the caller may still answer with a plain JSON error.
+func (s *sseWriter) uncommitted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+	return !s.started
+}
+
+// stop disarms the heartbeat; the handler must call it before returning.
+func (s *sseWriter) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stopLocked()
+}
+
+func (s *sseWriter) stopLocked() {
+	s.stopped = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// finalWrite writes after stop (the closing frames).
+func (s *sseWriter) finalWrite(frame []byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return false
+	}
+	return s.writeLocked(frame)
+}
