@@ -1,0 +1,217 @@
+// Package qwen speaks the private Qwen Chat web protocol (chat.qwen.ai): it
+// builds requests and headers, parses the upstream SSE frames into
+// provider-neutral upstream.Events and classifies every upstream failure into
+// an *upstream.Error. All knowledge of that protocol lives here: when the live
+// service changes, only this package changes.
+package qwen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/qwenrelay/qwenrelay/internal/upstream"
+)
+
+// Protocols and option values.
+const (
+	ProtocolV2     = "v2"     // /api/v2/chats/new + /api/v2/chat/completions (current)
+	ProtocolLegacy = "legacy" // era-1 /api/chat/completions with cumulative deltas
+
+	BodyBrowser = "browser" // the browser envelope (doc §3.2 b)
+	BodySimple  = "simple"  // the simplified body (doc §3.2 a)
+
+	ThinkingSummary = "summary" // thinking_summary frames (cumulative arrays)
+	ThinkingDetail  = "detail"  // think frames (incremental text)
+
+	// DefaultMaxBodyBytes: doc §7, 117 KB bodies pass, 129 KB get the captcha.
+	DefaultMaxBodyBytes = 128000
+)
+
+// Options configures a Client. See New for the defaults.
+type Options struct {
+	BaseURL          string // e.g. https://chat.qwen.ai
+	Protocol         string // "v2" (default) or "legacy"
+	BodyStyle        string // "browser" (default) or "simple"
+	ThinkingFormat   string // "summary" (default) or "detail"
+	Headers          Headers
+	HTTPClient       *http.Client  // required, without an overall Timeout
+	FirstByteTimeout time.Duration // max wait for the first frame of a completion (0 = none)
+	IdleTimeout      time.Duration // max silence between frames (0 = none)
+	MaxBodyBytes     int           // completion bodies above this are refused (default 128000)
+	// DefaultThinkingBudget is sent as thinking_budget when the request has
+	// none; 0 omits the field (upstream default 81920).
+	DefaultThinkingBudget int
+	DeleteChats           bool             // reserved
+	Now                   func() time.Time // nil means time.Now
+}
+
+// Client is a Qwen Chat upstream. It is safe for concurrent use.
+type Client struct {
+	opts   Options
+	base   string      // BaseURL without a trailing slash
+	static http.Header // headers identical on every request
+	cookie string      // extra cookies appended after token=
+	now    func() time.Time
+	loc    *time.Location
+}
+
+var _ upstream.Provider = (*Client)(nil)
+
+// New validates opts, fills the defaults and returns a Client. Empty Headers
+// fields take the values of DefaultHeaders.
+func New(opts Options) (*Client, error) {
+	if err := normalize(&opts); err != nil {
+		return nil, fmt.Errorf("qwen: %w", err)
+	}
+	c := &Client{opts: opts, base: strings.TrimRight(opts.BaseURL, "/"), now: opts.Now}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.loc = opts.Headers.Location
+	if c.loc == nil {
+		c.loc = time.UTC
+	}
+	c.static, c.cookie = staticHeaders(c.base, opts.Headers)
+	return c, nil
+}
+
+func normalize(o *Options) error {
+	u, err := url.Parse(o.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid BaseURL %q", o.BaseURL)
+	}
+	if o.HTTPClient == nil {
+		return errors.New("HTTPClient is required")
+	}
+	if o.HTTPClient.Timeout != 0 {
+		return errors.New("HTTPClient must not have an overall Timeout: it would cut long streams (use FirstByteTimeout/IdleTimeout)")
+	}
+	if err := oneOf("Protocol", &o.Protocol, ProtocolV2, ProtocolLegacy); err != nil {
+		return err
+	}
+	if err := oneOf("BodyStyle", &o.BodyStyle, BodyBrowser, BodySimple); err != nil {
+		return err
+	}
+	if err := oneOf("ThinkingFormat", &o.ThinkingFormat, ThinkingSummary, ThinkingDetail); err != nil {
+		return err
+	}
+	if o.FirstByteTimeout < 0 || o.IdleTimeout < 0 {
+		return errors.New("timeouts must not be negative")
+	}
+	if o.MaxBodyBytes < 0 || o.DefaultThinkingBudget < 0 {
+		return errors.New("MaxBodyBytes and DefaultThinkingBudget must not be negative")
+	}
+	if o.MaxBodyBytes == 0 {
+		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	o.Headers = o.Headers.withDefaults()
+	return nil
+}
+
+// oneOf lower-cases *v, fills the default (the first allowed value) when it
+// is empty and rejects anything else.
+func oneOf(name string, v *string, allowed ...string) error {
+	*v = strings.ToLower(strings.TrimSpace(*v))
+	if *v == "" {
+		*v = allowed[0]
+		return nil
+	}
+	for _, a := range allowed {
+		if *v == a {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s %q: want one of %s", name, *v, strings.Join(allowed, ", "))
+}
+
+// OpenChat starts an answer: it checks the request size, creates the chat
+// (v2), sends the completion and returns once the upstream accepted it with
+// an event stream. Failures are *upstream.Error; a cancelled ctx is returned
+// as ctx.Err().
+func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *upstream.ChatRequest) (upstream.Stream, error) {
+	if err := checkRequest(cred, req); err != nil {
+		return nil, err
+	}
+	if c.opts.Protocol == ProtocolLegacy {
+		body, err := c.legacyBody(req)
+		if err != nil {
+			return nil, err
+		}
+		return c.openStream(ctx, cred, "/api/chat/completions", "/", body, &legacyHandler{})
+	}
+	content := flatten(req.Messages)
+	// Size check first, with a placeholder id of a real id's length, so an
+	// oversized conversation never costs a chats/new call.
+	body, err := c.v2Body(req, content, placeholderChatID)
+	if err != nil {
+		return nil, err
+	}
+	chatID, err := c.newChat(ctx, cred, req.Model)
+	if err != nil {
+		return nil, err
+	}
+	if body, err = c.v2Body(req, content, chatID); err != nil {
+		return nil, err
+	}
+	path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
+	return c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{})
+}
+
+func checkRequest(cred upstream.Credential, req *upstream.ChatRequest) error {
+	switch {
+	case req == nil || len(req.Messages) == 0:
+		return upstream.Errorf(upstream.KindBadRequest, "the conversation has no messages")
+	case strings.TrimSpace(req.Model) == "":
+		return upstream.Errorf(upstream.KindBadRequest, "no model given")
+	case cred.Token == "":
+		return upstream.Errorf(upstream.KindUnauthorized, "credential %q has no token", cred.ID)
+	}
+	return nil
+}
+
+// finishErr turns a failure of an HTTP exchange into what callers get: the
+// caller's own cancellation unwrapped, our watchdog as KindTimeout, anything
+// else as KindNetwork.
+func finishErr(parent, ctx context.Context, op string, err error) error {
+	if perr := parent.Err(); perr != nil {
+		return perr
+	}
+	if errors.Is(context.Cause(ctx), errWatchdog) {
+		return &upstream.Error{Kind: upstream.KindTimeout, Message: op + ": upstream did not answer in time", Err: errWatchdog}
+	}
+	var ue *upstream.Error
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &upstream.Error{Kind: upstream.KindNetwork, Message: op + ": connection failed", Err: err}
+}
+
+// newChat creates a server-side chat and returns its id (doc §3.1). The id
+// is read from data.id, or data.chat.chat_id / data.chat.id as G tolerates.
+func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model string) (string, error) {
+	body, err := c.encodeBody(&newChatBody{
+		Title: "New Chat", Models: []string{model}, ChatMode: "normal", ChatType: "t2t",
+		Timestamp: c.now().UnixMilli(), ProjectID: "",
+	})
+	if err != nil {
+		return "", err
+	}
+	answer, err := c.jsonCall(ctx, cred.Token, http.MethodPost, "/api/v2/chats/new", "/c/new-chat", body)
+	if err != nil {
+		return "", redact(err, cred.Token)
+	}
+	data := gjson.GetBytes(answer, "data")
+	id := firstString(data.Get("id"), data.Get("chat.chat_id"), data.Get("chat.id"), data.Get("chat_id"))
+	if id == "" {
+		return "", &upstream.Error{Kind: upstream.KindBadResponse, Status: http.StatusOK,
+			Message: "chats/new answered without a chat id"}
+	}
+	return id, nil
+}

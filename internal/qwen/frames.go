@@ -1,0 +1,289 @@
+package qwen
+
+import (
+	"bytes"
+	"strings"
+	"unsafe"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/qwenrelay/qwenrelay/internal/upstream"
+)
+
+// The frame hot path reads each payload in place: the SSE decoder's buffer is
+// viewed as a string without copying (view), gjson slices it without
+// allocating, and only text that leaves the call is copied (own). A typical
+// answer frame costs one allocation: its text.
+
+// view returns b as a string sharing its memory. The result must not outlive
+// the next decoder read; see own.
+func view(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// own returns s, copied when it points into buf (gjson returns unescaped
+// strings in fresh memory, escaped ones as slices of the input).
+func own(s string, buf []byte) string {
+	if s == "" || len(buf) == 0 {
+		return s
+	}
+	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	if p >= lo && p < lo+uintptr(len(buf)) {
+		return strings.Clone(s)
+	}
+	return s
+}
+
+var doneMarker = []byte("[DONE]")
+
+func isDone(data []byte) bool { return bytes.Equal(bytes.TrimSpace(data), doneMarker) }
+
+// topLevel is what a frame carries at its top level.
+type topLevel struct {
+	choices gjson.Result
+	usage   gjson.Result
+	failed  bool // error / ret / success:false: classify the whole frame
+}
+
+// parseTop validates one payload and picks its top-level members.
+func parseTop(js string) (topLevel, error) {
+	var t topLevel
+	if !gjson.Valid(js) {
+		return t, badFrame(js)
+	}
+	root := gjson.Parse(js)
+	if !root.IsObject() {
+		return t, badFrame(js)
+	}
+	root.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "choices":
+			t.choices = v
+		case "usage":
+			t.usage = v
+		case "error", "ret":
+			t.failed = t.failed || (v.Type != gjson.Null && v.Raw != "[]")
+		case "success":
+			t.failed = t.failed || v.Type == gjson.False
+		}
+		return true
+	})
+	return t, nil
+}
+
+func badFrame(js string) error {
+	return &upstream.Error{Kind: upstream.KindBadResponse, Message: "malformed upstream frame: " + snippet(js, 120)}
+}
+
+// delta is the part of choices[0] the parsers use.
+type delta struct {
+	content, phase, status, role, name, finish gjson.Result
+	extra                                      gjson.Result
+}
+
+func parseDelta(choices gjson.Result) (d delta, ok bool) {
+	if !choices.IsArray() {
+		return d, false
+	}
+	var c0 gjson.Result
+	choices.ForEach(func(_, v gjson.Result) bool { c0 = v; return false })
+	if !c0.IsObject() {
+		return d, false
+	}
+	c0.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "delta", "message":
+			ok = v.IsObject()
+			if ok {
+				v.ForEach(func(k, v gjson.Result) bool {
+					d.set(k.Str, v)
+					return true
+				})
+			}
+		case "finish_reason":
+			if v.Type == gjson.String && d.finish.Str == "" {
+				d.finish = v
+			}
+		}
+		return true
+	})
+	return d, ok
+}
+
+func (d *delta) set(key string, v gjson.Result) {
+	switch key {
+	case "content":
+		d.content = v
+	case "phase":
+		d.phase = v
+	case "status":
+		d.status = v
+	case "role":
+		d.role = v
+	case "name":
+		d.name = v
+	case "finish_reason":
+		if v.Type == gjson.String {
+			d.finish = v
+		}
+	case "extra":
+		d.extra = v
+	}
+}
+
+// foreign reports frames that are not assistant text: tool/function roles
+// and web_search entries (doc §3.5).
+func (d *delta) foreign() bool {
+	if r := d.role.Str; r != "" && r != "assistant" {
+		return true
+	}
+	return d.name.Str == "web_search"
+}
+
+// v2Handler parses /api/v2 frames (doc §3.3, §3.4).
+type v2Handler struct {
+	done    bool
+	summary []byte // thinking_summary text emitted so far (joined thoughts)
+	usage   usageAcc
+}
+
+func (h *v2Handler) finished() bool { return h.done }
+
+func (h *v2Handler) frame(s *stream, data []byte) error {
+	if isDone(data) {
+		h.done = true
+		return nil
+	}
+	js := view(data)
+	top, err := parseTop(js)
+	if err != nil {
+		return err
+	}
+	if top.failed {
+		return classifyFrame(data)
+	}
+	if top.usage.IsObject() {
+		h.usage.update(top.usage)
+		s.res.Usage = h.usage.u
+	}
+	d, ok := parseDelta(top.choices)
+	if !ok || d.foreign() {
+		return nil
+	}
+	switch phase := d.phase.Str; phase {
+	case "answer", "":
+		s.emit(upstream.EventContent, own(d.content.Str, data))
+		if d.finish.Str != "" {
+			s.res.FinishReason = strings.Clone(d.finish.Str)
+		}
+		if d.status.Str == "finished" {
+			h.done = true
+		}
+	case "think", "thinking":
+		s.emit(upstream.EventReasoning, own(d.content.Str, data))
+	case "thinking_summary":
+		s.emit(upstream.EventReasoning, h.summaryDelta(d.extra))
+	}
+	return nil
+}
+
+// summaryDelta returns what the cumulative summary_thought array adds to the
+// text already emitted. The array's items are joined with a blank line, as
+// RS does. A rewrite of text already sent cannot be taken back: then only
+// the part after the common prefix is emitted.
+func (h *v2Handler) summaryDelta(extra gjson.Result) string {
+	arr := extra.Get("summary_thought.content")
+	if !arr.IsArray() {
+		return ""
+	}
+	pos, diverged := 0, false
+	var out []byte
+	first := true
+	arr.ForEach(func(_, v gjson.Result) bool {
+		if v.Type != gjson.String {
+			return true
+		}
+		piece := v.Str
+		if !first {
+			piece = "\n\n" + piece // rare: once per paragraph
+		}
+		first = false
+		if !diverged && pos < len(h.summary) {
+			n := commonPrefix(h.summary[pos:], piece)
+			pos += n
+			if n == len(piece) {
+				return true
+			}
+			if pos < len(h.summary) {
+				diverged = true // rewritten: keep what was sent, append the new tail
+			}
+			piece = piece[n:]
+		}
+		out = append(out, piece...)
+		return true
+	})
+	if len(out) == 0 {
+		return ""
+	}
+	if diverged {
+		h.summary = h.summary[:pos]
+	}
+	h.summary = append(h.summary, out...)
+	return string(out)
+}
+
+// commonPrefix returns the length of the common prefix of a and b, backed
+// off to a UTF-8 character boundary of b.
+func commonPrefix(a []byte, b string) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	if n < len(b) {
+		for n > 0 && b[n]&0xC0 == 0x80 {
+			n--
+		}
+	}
+	return n
+}
+
+// usageAcc keeps the last cumulative usage. Fields a later frame omits keep
+// their previous value (the doc is unsure whether later frames drop them).
+type usageAcc struct{ u upstream.Usage }
+
+func (a *usageAcc) update(u gjson.Result) {
+	u.ForEach(func(k, v gjson.Result) bool {
+		switch k.Str {
+		case "input_tokens", "prompt_tokens":
+			a.u.PromptTokens = int(v.Int())
+		case "output_tokens", "completion_tokens":
+			a.u.CompletionTokens = int(v.Int())
+		case "total_tokens":
+			a.u.TotalTokens = int(v.Int())
+		case "output_tokens_details", "completion_tokens_details":
+			if r := v.Get("reasoning_tokens"); r.Exists() {
+				a.u.ReasoningTokens = int(r.Int())
+			}
+		case "prompt_tokens_details", "input_tokens_details":
+			if r := v.Get("cached_tokens"); r.Exists() {
+				a.u.CachedTokens = int(r.Int())
+			}
+		}
+		return true
+	})
+	if a.u.TotalTokens == 0 && a.u.PromptTokens+a.u.CompletionTokens > 0 {
+		a.u.TotalTokens = a.u.PromptTokens + a.u.CompletionTokens
+	}
+}
+
+func (h *v2Handler) end(s *stream) error {
+	switch {
+	case !h.done:
+		return &upstream.Error{Kind: upstream.KindNetwork,
+			Message: "the upstream stream ended before its finished frame"}
+	case s.content:
+		return nil
+	case s.reasoning:
+		return &upstream.Error{Kind: upstream.KindEmpty, Message: "the upstream finished thinking without an answer"}
+	}
+	return &upstream.Error{Kind: upstream.KindEmpty, Message: "the upstream finished without any content"}
+}
