@@ -113,6 +113,9 @@ func (c *Config) Validate() error {
 	if !c.Passthrough && len(c.QwenTokens) == 0 {
 		bad("no Qwen token: set QWENRELAY_QWEN_TOKENS (comma-separated) or qwen_tokens in the config file, or QWENRELAY_PASSTHROUGH=true to use each client's own token")
 	}
+	if c.Passthrough && c.APIKey != "" {
+		bad("api_key cannot be combined with passthrough: in passthrough mode the client's Bearer token is its own Qwen token")
+	}
 	for i, t := range c.QwenTokens {
 		if strings.TrimSpace(t) == "" {
 			bad("qwen_tokens[%d] is empty", i)

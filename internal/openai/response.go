@@ -112,7 +112,7 @@ func AppendFinishChunk(dst []byte, h *ChunkHeader, role, finishReason string) []
 func AppendUsageChunk(dst []byte, h *ChunkHeader, u *Usage) []byte {
 	dst = appendChunkHead(dst, h)
 	dst = append(dst, `"choices":[],"usage":`...)
-	return AppendUsage(dst, u)
+	return append(AppendUsage(dst, u), '}')
 }
 
 // AppendUsage appends a usage object.

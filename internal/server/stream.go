@@ -30,7 +30,9 @@ var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
 func newSSEWriter(w http.ResponseWriter, interval time.Duration) *sseWriter {
 	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval}
 	if interval > 0 {
+		s.mu.Lock() // beat must not run before s.timer is set
 		s.timer = time.AfterFunc(interval, s.beat)
+		s.mu.Unlock()
 	}
 	return s
 }

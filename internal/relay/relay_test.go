@@ -1,0 +1,168 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/qwenrelay/qwenrelay/internal/upstream"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// scripted answers OpenChat with one scripted outcome per call.
+type scripted struct {
+	mu    sync.Mutex
+	calls []string // credential IDs, in order
+	plan  []func() (upstream.Stream, error)
+}
+
+func (p *scripted) OpenChat(_ context.Context, cred upstream.Credential, _ *upstream.ChatRequest) (upstream.Stream, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := len(p.calls)
+	p.calls = append(p.calls, cred.ID)
+	if i >= len(p.plan) {
+		return nil, errors.New("unplanned call")
+	}
+	return p.plan[i]()
+}
+
+func (p *scripted) ListModels(context.Context, upstream.Credential) ([]upstream.Model, error) {
+	return nil, nil
+}
+
+func ok(text string) func() (upstream.Stream, error) {
+	return func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventContent, Text: text}}}, nil
+	}
+}
+
+func fail(kind upstream.Kind, retryAfter time.Duration) func() (upstream.Stream, error) {
+	return func() (upstream.Stream, error) {
+		return nil, &upstream.Error{Kind: kind, RetryAfter: retryAfter}
+	}
+}
+
+func failInStream(kind upstream.Kind) func() (upstream.Stream, error) {
+	return func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Err: &upstream.Error{Kind: kind}}, nil
+	}
+}
+
+func emptyStream() (upstream.Stream, error) { return &upstream.SliceStream{}, nil }
+
+func TestOpenRetries(t *testing.T) {
+	tests := []struct {
+		name      string
+		tokens    int
+		attempts  int
+		budget    time.Duration
+		plan      []func() (upstream.Stream, error)
+		wantKind  upstream.Kind // KindUnknown = success
+		wantCalls []string
+	}{
+		{"first attempt succeeds", 2, 3, 0, []func() (upstream.Stream, error){ok("hi")}, 0, []string{"token-1"}},
+		{"captcha moves to another token", 2, 3, 0,
+			[]func() (upstream.Stream, error){fail(upstream.KindCaptcha, 0), ok("hi")}, 0, []string{"token-1", "token-2"}},
+		{"error inside the stream before the first event is retried", 2, 3, 0,
+			[]func() (upstream.Stream, error){failInStream(upstream.KindTransient), ok("hi")}, 0, []string{"token-1", "token-2"}},
+		{"empty answer is retried", 2, 3, 0,
+			[]func() (upstream.Stream, error){emptyStream, ok("hi")}, 0, []string{"token-1", "token-2"}},
+		{"content filter is not retried", 2, 3, 0,
+			[]func() (upstream.Stream, error){fail(upstream.KindContentFilter, 0), ok("hi")}, upstream.KindContentFilter, []string{"token-1"}},
+		{"attempts are bounded", 3, 2, 0,
+			[]func() (upstream.Stream, error){fail(upstream.KindNetwork, 0), fail(upstream.KindTransient, 0), ok("hi")}, upstream.KindTransient, []string{"token-1", "token-2"}},
+		{"single token is reused for transient errors", 1, 3, 0,
+			[]func() (upstream.Stream, error){fail(upstream.KindTransient, 0), ok("hi")}, 0, []string{"token-1", "token-1"}},
+		{"retry-after beyond the budget on the same token gives up at once", 1, 3, time.Second,
+			[]func() (upstream.Stream, error){fail(upstream.KindRateLimited, time.Hour), ok("hi")}, upstream.KindRateLimited, []string{"token-1"}},
+		{"quota on one token moves to the next without waiting", 2, 3, time.Second,
+			[]func() (upstream.Stream, error){fail(upstream.KindQuota, 4*time.Hour), ok("hi")}, 0, []string{"token-1", "token-2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &scripted{plan: tt.plan}
+			tokens := []string{"a", "b", "c"}[:tt.tokens]
+			r := New(p, Options{Attempts: tt.attempts, Budget: tt.budget, Backoff: time.Millisecond}, nil, nil)
+			st, err := r.Open(context.Background(), NewStaticPicker(tokens, nil), &upstream.ChatRequest{Model: "m"})
+			if tt.wantKind == upstream.KindUnknown {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				ev, err := st.Next()
+				if err != nil || ev.Text != "hi" {
+					t.Fatalf("first event = %+v, %v", ev, err)
+				}
+				if _, err := st.Next(); err != io.EOF {
+					t.Fatalf("want EOF, got %v", err)
+				}
+				if st.Attempts != len(tt.wantCalls) {
+					t.Errorf("Attempts = %d, want %d", st.Attempts, len(tt.wantCalls))
+				}
+				_ = st.Close()
+			} else if got := upstream.KindOf(err); got != tt.wantKind {
+				t.Fatalf("error kind = %v (%v), want %v", got, err, tt.wantKind)
+			}
+			if len(p.calls) != len(tt.wantCalls) {
+				t.Fatalf("calls = %v, want %v", p.calls, tt.wantCalls)
+			}
+			for i := range p.calls {
+				if p.calls[i] != tt.wantCalls[i] {
+					t.Fatalf("calls = %v, want %v", p.calls, tt.wantCalls)
+				}
+			}
+		})
+	}
+}
+
+func TestOpenClientGoneDuringBackoff(t *testing.T) {
+	p := &scripted{plan: []func() (upstream.Stream, error){fail(upstream.KindTransient, 0), ok("hi")}}
+	r := New(p, Options{Attempts: 3, Backoff: time.Hour}, nil, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err := r.Open(ctx, NewStaticPicker([]string{"a"}, nil), &upstream.ChatRequest{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if len(p.calls) != 1 {
+		t.Fatalf("calls = %v", p.calls)
+	}
+}
+
+func TestStaticPickerCooldown(t *testing.T) {
+	now := time.Unix(1000, 0)
+	p := NewStaticPicker([]string{"a", "b"}, func() time.Time { return now })
+	ctx := context.Background()
+	l1, _ := p.Acquire(ctx, "", nil)
+	l1.Release(&upstream.Error{Kind: upstream.KindQuota, RetryAfter: time.Hour})
+	for i := 0; i < 3; i++ {
+		l, err := p.Acquire(ctx, "", nil)
+		if err != nil || l.Credential().ID != "token-2" {
+			t.Fatalf("want token-2 while token-1 cools, got %v %v", l, err)
+		}
+		l.Release(nil)
+	}
+	l2, _ := p.Acquire(ctx, "", nil)
+	l2.Release(&upstream.Error{Kind: upstream.KindRateLimited, RetryAfter: time.Minute})
+	_, err := p.Acquire(ctx, "", nil)
+	var nc *NoCredentialError
+	if !errors.As(err, &nc) || nc.RetryAfter != time.Minute {
+		t.Fatalf("want NoCredentialError retry after 1m, got %v", err)
+	}
+	now = now.Add(2 * time.Minute)
+	l, err := p.Acquire(ctx, "", nil)
+	if err != nil || l.Credential().ID != "token-2" {
+		t.Fatalf("token-2 should be back: %v %v", l, err)
+	}
+	// A client that went away is not held against the token.
+	l.Release(context.Canceled)
+	if _, err := p.Acquire(ctx, "", nil); err != nil {
+		t.Fatal(err)
+	}
+}
