@@ -1,0 +1,115 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/qwenrelay/qwenrelay/internal/sse"
+)
+
+// relayClient speaks the OpenAI chat completions API (stream:true) to the
+// relay, reassembling delta.content until the finish chunk and [DONE].
+type relayClient struct {
+	http *http.Client
+	url  string // …/v1/chat/completions
+	key  string // the relay's API key, sent as Bearer; may be empty
+}
+
+var _ streamer = (*relayClient)(nil)
+
+func newRelayClient(base, key string, t http.RoundTripper) *relayClient {
+	return &relayClient{
+		http: &http.Client{Transport: t},
+		url:  strings.TrimRight(base, "/") + "/v1/chat/completions",
+		key:  key,
+	}
+}
+
+type oaMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type oaRequest struct {
+	Model    string      `json:"model"`
+	Stream   bool        `json:"stream"`
+	Messages []oaMessage `json:"messages"`
+}
+
+func (c *relayClient) stream(ctx context.Context, prompt string, onFirst func()) (string, error) {
+	body, err := json.Marshal(oaRequest{
+		Model: model, Stream: true,
+		Messages: []oaMessage{{Role: "user", Content: prompt}},
+	})
+	if err != nil {
+		return "", err
+	}
+	resp, err := post(ctx, c.http, c.url, c.key, body, "text/event-stream")
+	if err != nil {
+		return "", fmt.Errorf("chat/completions: %w", err)
+	}
+	if err := requireSSE(resp); err != nil {
+		return "", fmt.Errorf("chat/completions: %w", err)
+	}
+	defer finish(resp.Body)
+	text, err := readOpenAIStream(resp.Body, onFirst)
+	if err != nil {
+		return text, fmt.Errorf("chat/completions: %w", err)
+	}
+	return text, nil
+}
+
+// errNoFinish is returned when [DONE] came without a finish_reason chunk.
+var errNoFinish = errors.New("stream ended without a finish_reason")
+
+// readOpenAIStream reassembles the content of an OpenAI chunk stream. It
+// reads to the end of the body and fails on an error frame, on a stream
+// without [DONE] (cut) and on one without a finish_reason.
+func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
+	dec := sse.NewDecoder(r, 0)
+	var sb strings.Builder
+	done, finished := false, false
+	for {
+		ev, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sb.String(), fmt.Errorf("read: %w", err)
+		}
+		if string(ev.Data) == "[DONE]" {
+			done = true
+			continue
+		}
+		choice := gjson.GetBytes(ev.Data, "choices.0")
+		if !choice.Exists() {
+			if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
+				return sb.String(), fmt.Errorf("error frame: %.200s", e.Raw)
+			}
+			continue // e.g. a usage-only chunk
+		}
+		if content := choice.Get("delta.content").String(); content != "" {
+			if sb.Len() == 0 && onFirst != nil {
+				onFirst()
+			}
+			sb.WriteString(content)
+		}
+		if fr := choice.Get("finish_reason"); fr.Exists() && fr.Type != gjson.Null {
+			finished = true
+		}
+	}
+	switch {
+	case !done:
+		return sb.String(), errCut
+	case !finished:
+		return sb.String(), errNoFinish
+	}
+	return sb.String(), nil
+}
