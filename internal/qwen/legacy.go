@@ -122,10 +122,11 @@ type thinkSplitter struct {
 type splitState uint8
 
 const (
-	splitStart   splitState = iota // nothing decided yet
-	splitThink                     // inside <think>
-	splitTrim                      // after </think>: drop white space before the answer
-	splitContent                   // plain answer
+	splitStart     splitState = iota // nothing decided yet
+	splitThinkTrim                   // after <think>: drop white space before the reasoning
+	splitThink                       // inside <think>
+	splitTrim                        // after </think>: drop white space before the answer
+	splitContent                     // plain answer
 )
 
 const (
@@ -145,16 +146,16 @@ func (t *thinkSplitter) feed(s *stream, text string) {
 		case splitContent:
 			s.emit(upstream.EventContent, text)
 			return
-		case splitTrim:
+		case splitTrim, splitThinkTrim:
 			text = strings.TrimLeft(text, " \t\r\n")
 			if text != "" {
-				t.state = splitContent
+				t.state++ // to splitContent / splitThink
 			}
 		case splitStart:
 			rest := strings.TrimLeft(text, " \t\r\n")
 			switch {
 			case strings.HasPrefix(rest, openTag):
-				t.state, text = splitThink, rest[len(openTag):]
+				t.state, text = splitThinkTrim, rest[len(openTag):]
 			case strings.HasPrefix(openTag, rest):
 				t.held = text // could still become <think>
 				return
