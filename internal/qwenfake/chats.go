@@ -1,0 +1,211 @@
+package qwenfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+// Bounds on stored chats so long load tests do not grow without limit: the
+// oldest chats are forgotten first, and a chat keeps its last messages.
+const (
+	maxChats        = 1 << 16
+	maxChatMessages = 64
+	chatPageSize    = 20
+)
+
+type chat struct {
+	id, owner, title, model, chatType string
+	created, updated                  int64
+	msgs                              []chatMessage
+}
+
+type chatMessage struct {
+	ID       string `json:"id"`
+	ParentID string `json:"parentId"`
+	Role     string `json:"role"`
+	Content  string `json:"content"`
+	Model    string `json:"model,omitempty"`
+	TS       int64  `json:"timestamp"`
+}
+
+type chatStore struct {
+	mu    sync.RWMutex
+	m     map[string]*chat
+	order []string // creation order, for eviction
+}
+
+func newChatStore() chatStore { return chatStore{m: map[string]*chat{}} }
+
+func (cs *chatStore) add(c *chat) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	cs.m[c.id] = c
+	cs.order = append(cs.order, c.id)
+	for len(cs.m) > maxChats {
+		delete(cs.m, cs.order[0])
+		cs.order = cs.order[1:]
+	}
+	if len(cs.order) > 2*maxChats { // drop ids of deleted chats
+		cs.order = slices.DeleteFunc(cs.order, func(id string) bool { return cs.m[id] == nil })
+	}
+}
+
+// get returns the chat id owned by uid, or nil.
+func (cs *chatStore) get(id, uid string) *chat {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	if c := cs.m[id]; c != nil && c.owner == uid {
+		return c
+	}
+	return nil
+}
+
+func (cs *chatStore) remove(id, uid string) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if c := cs.m[id]; c != nil && c.owner == uid {
+		delete(cs.m, id)
+		return true
+	}
+	return false
+}
+
+// addTurn records a finished exchange (user message and answer).
+func (cs *chatStore) addTurn(c *chat, p *streamPlan, text string, now int64) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	prev := ""
+	if n := len(c.msgs); n > 0 {
+		prev = c.msgs[n-1].ID
+	}
+	c.msgs = append(c.msgs,
+		chatMessage{ID: p.parentID, ParentID: prev, Role: "user", Content: text, TS: now},
+		chatMessage{ID: p.responseID, ParentID: p.parentID, Role: "assistant", Content: AnswerText(p.seed, p.tokens), Model: c.model, TS: now})
+	if n := len(c.msgs); n > maxChatMessages {
+		c.msgs = slices.Clone(c.msgs[n-maxChatMessages:])
+	}
+	c.updated = now
+}
+
+func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request, uid string) {
+	o := s.newOut(w, r)
+	body, err := s.readBody(r, 64<<10)
+	var req struct {
+		Title    string   `json:"title"`
+		Models   []string `json:"models"`
+		ChatMode string   `json:"chat_mode"`
+		ChatType string   `json:"chat_type"`
+	}
+	if err != nil || json.Unmarshal(body, &req) != nil || len(req.Models) == 0 {
+		o.json(http.StatusOK, []byte(badRequestBody))
+		return
+	}
+	now := s.opts.Now().Unix()
+	c := &chat{id: newUUID(), owner: uid, title: req.Title, model: req.Models[0], chatType: req.ChatType, created: now, updated: now}
+	if c.title == "" {
+		c.title = "New Chat"
+	}
+	if c.chatType == "" {
+		c.chatType = "t2t"
+	}
+	s.chats.add(c)
+	s.stats.chats.Add(1)
+	o.json(http.StatusOK, fmt.Appendf(nil, `{"success":true,"request_id":"%s","data":{"id":"%s"}}`, newUUID(), c.id))
+}
+
+// handleListChats serves GET /api/v2/chats/?page=N (1-based; an empty page
+// ends paging) and ?limit=N (page size).
+func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request, uid string) {
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	size, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	page, size = max(page, 1), min(max(size, 0), 1000)
+	if size == 0 {
+		size = chatPageSize
+	}
+	type item struct {
+		ID        string `json:"id"`
+		Title     string `json:"title"`
+		CreatedAt int64  `json:"created_at"`
+		UpdatedAt int64  `json:"updated_at"`
+		ChatType  string `json:"chat_type"`
+	}
+	items := []item{}
+	s.chats.mu.RLock()
+	for _, c := range s.chats.m {
+		if c.owner == uid {
+			items = append(items, item{c.id, c.title, c.created, c.updated, c.chatType})
+		}
+	}
+	s.chats.mu.RUnlock()
+	slices.SortFunc(items, func(a, b item) int {
+		if a.UpdatedAt != b.UpdatedAt {
+			return int(b.UpdatedAt - a.UpdatedAt)
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	from := min((page-1)*size, len(items))
+	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": items[from:min(from+size, len(items))]})
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request, uid string) {
+	c := s.chats.get(r.PathValue("id"), uid)
+	if c == nil {
+		s.newOut(w, r).json(http.StatusNotFound, fmt.Appendf(nil, errChatNotFound, newUUID()))
+		return
+	}
+	s.chats.mu.RLock()
+	msgs := slices.Clone(c.msgs)
+	s.chats.mu.RUnlock()
+	type listed struct {
+		chatMessage
+		ContentList []map[string]any `json:"content_list"`
+	}
+	list := make([]listed, len(msgs))
+	history := make(map[string]any, len(msgs))
+	current := ""
+	for i, m := range msgs {
+		list[i] = listed{chatMessage: m, ContentList: []map[string]any{}}
+		if m.Role == "assistant" {
+			list[i].ContentList = []map[string]any{{"content": m.Content, "phase": "answer", "status": "finished", "extra": map[string]any{}}}
+		}
+		history[m.ID] = list[i]
+		current = m.ID
+	}
+	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": map[string]any{
+		"id": c.id, "title": c.title, "chat_type": c.chatType, "created_at": c.created, "updated_at": c.updated,
+		"currentId": current,
+		"chat":      map[string]any{"models": []string{c.model}, "messages": list, "history": map[string]any{"messages": history, "currentId": current}},
+	}})
+}
+
+func (s *Server) handleDeleteChat(w http.ResponseWriter, r *http.Request, uid string) {
+	if !s.chats.remove(r.PathValue("id"), uid) {
+		s.newOut(w, r).json(http.StatusNotFound, fmt.Appendf(nil, errChatNotFound, newUUID()))
+		return
+	}
+	s.newOut(w, r).json(http.StatusOK, fmt.Appendf(nil, `{"success":true,"request_id":"%s","data":{"status":true}}`, newUUID()))
+}
+
+// writeJSON encodes v as a 200 JSON reply.
+func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.newOut(w, r).body(http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+		return
+	}
+	s.newOut(w, r).json(http.StatusOK, b)
+}

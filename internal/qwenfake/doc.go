@@ -1,0 +1,93 @@
+// Package qwenfake emulates the Qwen Chat web API upstream (chat.qwen.ai)
+// as described in docs/qwen-protocol.md, failure modes included. Every test
+// and benchmark of the project runs against it; it also runs as a process
+// (Main, "qwenrelay fake …").
+//
+// # Endpoints
+//
+//	GET    /api/models                      {"data":[model…]}                 (§2.6 shape)
+//	GET    /api/v2/models/                  {"success":true,"data":{"data":[…]}}
+//	POST   /api/v1/auths/signin             {"email","password":sha256hex} → user + token (no auth)
+//	GET    /api/v1/auths/                   the caller's user object
+//	POST   /api/v2/chats/new                → {"success":true,"request_id","data":{"id":uuid}}
+//	POST   /api/v2/chat/completions?chat_id v2 SSE (§3.3, §3.4); both body styles of §3.2
+//	GET    /api/v2/chats/?page=N&limit=N    chat list; an empty page ends paging
+//	GET    /api/v2/chats/{id}               chat detail; DELETE deletes ({"status":true})
+//	POST   /api/v1/files/getstsToken        flat STS reply; /api/v2/… wraps it in {success,data}
+//	POST   /api/v2/files/parse, …/status    pending → (parse) → running → success; unknown → failed
+//	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
+//	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
+//
+// Every endpoint but signin needs "Authorization: Bearer <HS256 JWT>" signed
+// with Options.Secret and not expired (exp >= Now); otherwise 401
+// {"detail":…}. Only the Authorization header is read (no cookie token, no
+// guest mode). RequireHeaders applies to /api/v2/chat/completions and the
+// /api/v2/chats endpoints; a missing header gets the WAF page.
+//
+// # Completion stream (v2)
+//
+// response.created; then, with thinking on (feature_config.thinking_enabled
+// and a thinking model), the reasoning pieces — thinking_format "detail":
+// phase "think" incremental frames; anything else: phase "thinking_summary"
+// frames whose extra.summary_title/summary_thought arrays are resent whole
+// (four pieces per paragraph) — and a {"phase":…,"status":"finished"} frame;
+// then answer frames (one piece each, an empty typing frame after the first
+// piece), an empty typing frame, and the finished frame without usage. Usage
+// is cumulative; output_tokens counts reasoning and answer pieces,
+// input_tokens is 1000 + len(text)/4. delta.phase is omitted unless
+// feature_config.output_schema is "phase". No [DONE] unless SendDone.
+// A request with several messages gets a complete stream with no content
+// (the 2025-10 upstream behaviour); stream:false gets Bad_Request except for
+// chat_type t2v (a task). Unknown chat ids are HTTP 404 Not_Found JSON, a
+// missing chat_id or unknown model a 200 Bad_Request JSON.
+//
+// Texts are deterministic: AnswerText, ReasoningText, SummaryTitles,
+// SummaryThoughts, SummaryText and LegacyText return exactly what is streamed.
+// The default seed is "".
+//
+// # Directives
+//
+// The last "[[qwenfake key=value …]]" in the last message's text controls
+// one request (unknown keys and bad values are ignored):
+//
+//	tokens=N     answer pieces (default Options.DefaultTokens)
+//	think=N      reasoning pieces when thinking is on (default DefaultThinkTokens)
+//	seed=S       text seed (default "")
+//	delay=D      Go duration between frames
+//	split=N      write frames in pieces of at most N bytes
+//	fail=MODE    inject a failure mode
+//	times=N      with id=S: only the first N requests carrying that id fail
+//	             (the counter is per id; Reset clears it); 0 = always
+//	after=N      content frames (reasoning and answer) before a mid-stream failure
+//
+// A failure set with SetAccountFailure takes precedence over a directive.
+//
+// # Failure modes
+//
+// Before the stream (HTTP status 200 unless noted):
+//
+//	captcha         {"ret":["FAIL_SYS_USER_VALIDATE",…],"data":{"url":…punish…}} (also any body > MaxBodyBytes)
+//	waf             text/html "<!doctypehtml>…aliyun_waf_aa…" (status unknown upstream; 200 chosen)
+//	quota           {"success":false,"data":{"code":"RateLimited",…,"num":4}}
+//	bad_request     {"success":false,"data":{"code":"Bad_Request","details":"Internal error"}}
+//	content_filter  {"success":false,"data":{"code":"data_inspection_failed","details":"内容安全警告：输入数据…"}}
+//	http429         429 with Retry-After: 7
+//	http401         401 {"detail":…}; http403: 403 {"detail":…}
+//	http500         500 text/plain; http502: 502 text/html (gateway page)
+//	stall           no response at all until the client leaves (or Close), then the connection is aborted
+//
+// Inside the stream, after Failure.After content frames (response.created
+// is always sent first; an error frame ends the stream without a finished
+// frame):
+//
+//	quota_frame         data: {"error":{"code":"internal_error","details":"Allocated quota exceeded… #token-limit"}}
+//	error_frame         data: {"error":{"code":"internal_error","details":…}}
+//	content_filter_mid  data: {"error":{"code":"data_inspection_failed","details":"内容安全警告：输出内容…"}}
+//	stall_mid           silence until the client leaves, then abort
+//	cut                 the connection is aborted (no finished frame)
+//	malformed           one frame with broken JSON, then the stream continues unchanged
+//	empty               complete stream with no content (no reasoning either)
+//	think_only          reasoning then finished, no answer
+//
+// On era-1 streams the same modes apply with era-1 framing.
+package qwenfake

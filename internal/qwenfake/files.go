@@ -1,0 +1,175 @@
+package qwenfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// Bound on remembered files and tasks.
+const maxFiles = 1 << 16
+
+// File parse states reported by /api/v2/files/parse/status.
+const (
+	parseIssued  = iota // STS token issued, parse not requested: "pending"
+	parseStarted        // parse requested, not yet polled: next poll says "running"
+	parseDone           // polled once: "success"
+)
+
+// fileStore tracks uploaded files and video tasks. A task is reported
+// "running" on its first poll and "success" afterwards.
+type fileStore struct {
+	mu    sync.Mutex
+	files map[string]int // file id -> parse state
+	tasks map[string]int // task id -> polls
+}
+
+func newFileStore() fileStore {
+	return fileStore{files: map[string]int{}, tasks: map[string]int{}}
+}
+
+var fileTypes = map[string]bool{"image": true, "video": true, "audio": true, "document": true, "file": true}
+
+type stsRequest struct {
+	Filename string `json:"filename"`
+	Filesize int64  `json:"filesize"`
+	Filetype string `json:"filetype"`
+}
+
+// sts validates a getstsToken body and returns the credentials, or nil.
+func (s *Server) sts(r *http.Request, uid string) map[string]any {
+	body, err := s.readBody(r, 64<<10)
+	var req stsRequest
+	if err != nil || json.Unmarshal(body, &req) != nil || req.Filename == "" || !fileTypes[req.Filetype] {
+		return nil
+	}
+	id := newUUID()
+	s.files.mu.Lock()
+	if len(s.files.files) >= maxFiles {
+		clear(s.files.files)
+	}
+	s.files.files[id] = parseIssued
+	s.files.mu.Unlock()
+	path := uid + "/" + id + "_" + req.Filename
+	exp := s.opts.Now().Add(time.Hour).Unix()
+	fileURL := "https://qwen-webui-prod.oss-ap-southeast-1.aliyuncs.com/" + url.PathEscape(path) +
+		fmt.Sprintf("?Expires=%d&OSSAccessKeyId=STS.qwenfake&Signature=qwenfake", exp)
+	return map[string]any{
+		"access_key_id": "STS.qwenfake" + id[:8], "access_key_secret": "qwenfake-secret-" + id[9:13],
+		"security_token": "CAISqwenfake" + id, "file_url": fileURL, "file_path": path, "file_id": id,
+		"bucketname": "qwen-webui-prod", "region": "oss-ap-southeast-1",
+		"endpoint": "oss-ap-southeast-1.aliyuncs.com",
+	}
+}
+
+// handleSTSv1 answers flat (§6.6); a bad request is a 400 {"detail"}.
+func (s *Server) handleSTSv1(w http.ResponseWriter, r *http.Request, uid string) {
+	cred := s.sts(r, uid)
+	if cred == nil {
+		s.newOut(w, r).json(http.StatusBadRequest, detailJSON("Invalid filename or filetype"))
+		return
+	}
+	s.writeJSON(w, r, cred)
+}
+
+// handleSTSv2 answers {success, data}.
+func (s *Server) handleSTSv2(w http.ResponseWriter, r *http.Request, uid string) {
+	cred := s.sts(r, uid)
+	if cred == nil {
+		s.newOut(w, r).json(http.StatusOK, []byte(`{"success":false,"data":{"code":"Bad_Request","details":"Invalid filename or filetype"}}`))
+		return
+	}
+	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": cred})
+}
+
+func (s *Server) handleParse(w http.ResponseWriter, r *http.Request, _ string) {
+	body, err := s.readBody(r, 64<<10)
+	var req struct {
+		FileID string `json:"file_id"`
+	}
+	_ = json.Unmarshal(body, &req)
+	s.files.mu.Lock()
+	_, known := s.files.files[req.FileID]
+	if known {
+		s.files.files[req.FileID] = parseStarted
+	}
+	s.files.mu.Unlock()
+	if err != nil || !known {
+		s.newOut(w, r).json(http.StatusOK, []byte(`{"success":false,"data":{"code":"Not_Found","details":"File not found"}}`))
+		return
+	}
+	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": map[string]any{}})
+}
+
+func (s *Server) handleParseStatus(w http.ResponseWriter, r *http.Request, _ string) {
+	body, err := s.readBody(r, 64<<10)
+	var req struct {
+		IDs []string `json:"file_id_list"`
+	}
+	if err != nil || json.Unmarshal(body, &req) != nil || len(req.IDs) == 0 {
+		s.newOut(w, r).json(http.StatusOK, []byte(badRequestBody))
+		return
+	}
+	out := make([]map[string]string, 0, len(req.IDs))
+	s.files.mu.Lock()
+	for _, id := range req.IDs {
+		st, known := s.files.files[id]
+		status := "failed"
+		switch {
+		case !known:
+		case st == parseIssued:
+			status = "pending"
+		case st == parseStarted:
+			status = "running"
+			s.files.files[id] = parseDone
+		default:
+			status = "success"
+		}
+		out = append(out, map[string]string{"file_id": id, "status": status})
+	}
+	s.files.mu.Unlock()
+	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": out})
+}
+
+// writeVideoTask answers a t2v completion with stream:false (§6.5).
+func (s *Server) writeVideoTask(o *out, req *completionRequest) {
+	id := s.newTask()
+	b, _ := json.Marshal(map[string]any{"success": true, "request_id": newUUID(), "data": map[string]any{
+		"model": req.model(), "messages": []any{map[string]any{"role": "assistant", "content": "",
+			"extra": map[string]any{"wanx": map[string]any{"task_id": id}}}}}})
+	o.json(http.StatusOK, b)
+}
+
+func (s *Server) newTask() string {
+	id := newUUID()
+	s.files.mu.Lock()
+	if len(s.files.tasks) >= maxFiles {
+		clear(s.files.tasks)
+	}
+	s.files.tasks[id] = 0
+	s.files.mu.Unlock()
+	return id
+}
+
+// handleTaskStatus serves GET /api/v1/tasks/status/{id}.
+func (s *Server) handleTaskStatus(w http.ResponseWriter, r *http.Request, _ string) {
+	id := r.PathValue("id")
+	s.files.mu.Lock()
+	polls, known := s.files.tasks[id]
+	if known {
+		s.files.tasks[id] = polls + 1
+	}
+	s.files.mu.Unlock()
+	status, content := "failed", ""
+	switch {
+	case !known:
+	case polls == 0:
+		status = "running"
+	default:
+		status, content = "success", "https://cdn.qwenlm.ai/output/qwenfake/t2v/"+id+".mp4?key=qwenfake"
+	}
+	s.writeJSON(w, r, map[string]any{"task_id": id, "task_status": status, "content": content})
+}
