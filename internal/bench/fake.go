@@ -13,6 +13,7 @@ const tokenTTL = 24 * time.Hour
 // mintTokens makes n emulator tokens for distinct users, signed with secret.
 func mintTokens(secret []byte, n int) []string {
 	srv := qwenfake.New(qwenfake.Options{Secret: secret})
+	defer srv.Close()
 	out := make([]string, n)
 	for i := range out {
 		out[i] = srv.MintToken(fmt.Sprintf("bench-user-%d", i), tokenTTL)
