@@ -63,4 +63,3 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request, _ string) 
 func (s *Server) handleModelsV2(w http.ResponseWriter, r *http.Request, _ string) {
 	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": map[string]any{"data": s.modelList()}})
 }
-
