@@ -108,6 +108,11 @@ func (r *Relay) Open(ctx context.Context, picker Picker, req *upstream.ChatReque
 			return nil, err
 		}
 		cred := lease.Credential()
+		if attempt > 1 && cred.ID == lastID && boundToCredential(upstream.KindOf(lastErr)) {
+			// Only the failed credential is left; it would fail the same way.
+			lease.Release(nil)
+			return nil, lastErr
+		}
 		if attempt > 1 {
 			wait := r.backoff(attempt, lastErr, cred.ID == lastID)
 			if r.opts.Budget > 0 && time.Since(start)+wait > r.opts.Budget {
@@ -189,6 +194,16 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// boundToCredential reports failures that belong to the account, not to
+// the request: retrying them with the same credential cannot help.
+func boundToCredential(k upstream.Kind) bool {
+	switch k {
+	case upstream.KindUnauthorized, upstream.KindQuota, upstream.KindCaptcha, upstream.KindWAF:
+		return true
+	}
+	return false
 }
 
 // IsClientGone reports whether err only means the caller went away.

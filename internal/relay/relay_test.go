@@ -80,6 +80,8 @@ func TestOpenRetries(t *testing.T) {
 			[]func() (upstream.Stream, error){fail(upstream.KindNetwork, 0), fail(upstream.KindTransient, 0), ok("hi")}, upstream.KindTransient, []string{"token-1", "token-2"}},
 		{"single token is reused for transient errors", 1, 3, 0,
 			[]func() (upstream.Stream, error){fail(upstream.KindTransient, 0), ok("hi")}, 0, []string{"token-1", "token-1"}},
+		{"captcha is not retried on the same token", 1, 3, 0,
+			[]func() (upstream.Stream, error){fail(upstream.KindCaptcha, 0), ok("hi")}, upstream.KindCaptcha, []string{"token-1"}},
 		{"retry-after beyond the budget on the same token gives up at once", 1, 3, time.Second,
 			[]func() (upstream.Stream, error){fail(upstream.KindRateLimited, time.Hour), ok("hi")}, upstream.KindRateLimited, []string{"token-1"}},
 		{"quota on one token moves to the next without waiting", 2, 3, time.Second,
