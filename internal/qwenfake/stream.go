@@ -113,8 +113,8 @@ func (st *streamer) sendRaw(b []byte) bool {
 	return st.o.write(b) == nil
 }
 
-// pace waits for the frame delay; false when the client left or the
-// emulator was closed.
+// pace waits for the frame delay; false when the client left. When the
+// emulator is closed the connection is aborted.
 func (st *streamer) pace() bool {
 	d := st.p.delay
 	if d <= 0 {
@@ -129,9 +129,10 @@ func (st *streamer) pace() bool {
 	case <-st.timer.C:
 		return true
 	case <-st.r.Context().Done():
+		return false
 	case <-st.s.done:
+		panic(http.ErrAbortHandler) // the emulator is going away: drop the connection
 	}
-	return false
 }
 
 // midStream reports whether mode breaks a started stream.
