@@ -143,10 +143,12 @@ func (d *delta) foreign() bool {
 type v2Handler struct {
 	done    bool
 	summary []byte // thinking_summary text emitted so far (joined thoughts)
-	usage   usageAcc
+	acc     usageAcc
 }
 
 func (h *v2Handler) finished() bool { return h.done }
+
+func (h *v2Handler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *v2Handler) frame(s *stream, data []byte) error {
 	if isDone(data) {
@@ -162,8 +164,7 @@ func (h *v2Handler) frame(s *stream, data []byte) error {
 		return classifyFrame(data)
 	}
 	if top.usage.IsObject() {
-		h.usage.update(top.usage)
-		s.res.Usage = h.usage.u
+		h.acc.record(top.usage)
 	}
 	d, ok := parseDelta(top.choices)
 	if !ok || d.foreign() {
@@ -246,33 +247,50 @@ func commonPrefix(a []byte, b string) int {
 	return n
 }
 
-// usageAcc keeps the last cumulative usage. Fields a later frame omits keep
-// their previous value (the doc is unsure whether later frames drop them).
-type usageAcc struct{ u upstream.Usage }
+// usageAcc keeps the last cumulative usage. Parsing numbers on every frame
+// is a large share of the frame cost, so only the raw JSON is kept (in
+// reused buffers) and parsed once at the end. The doc is unsure whether late
+// frames drop sub-fields: the last usage that reported reasoning_tokens is
+// kept too and fills the gap.
+type usageAcc struct{ last, reasoning []byte }
 
-func (a *usageAcc) update(u gjson.Result) {
-	u.ForEach(func(k, v gjson.Result) bool {
+func (a *usageAcc) record(u gjson.Result) {
+	a.last = append(a.last[:0], u.Raw...)
+	if strings.Contains(u.Raw, "reasoning_tokens") {
+		a.reasoning = append(a.reasoning[:0], u.Raw...)
+	}
+}
+
+func (a *usageAcc) result() upstream.Usage {
+	var out upstream.Usage
+	gjson.ParseBytes(a.last).ForEach(func(k, v gjson.Result) bool {
 		switch k.Str {
 		case "input_tokens", "prompt_tokens":
-			a.u.PromptTokens = int(v.Int())
+			out.PromptTokens = int(v.Int())
 		case "output_tokens", "completion_tokens":
-			a.u.CompletionTokens = int(v.Int())
+			out.CompletionTokens = int(v.Int())
 		case "total_tokens":
-			a.u.TotalTokens = int(v.Int())
+			out.TotalTokens = int(v.Int())
 		case "output_tokens_details", "completion_tokens_details":
-			if r := v.Get("reasoning_tokens"); r.Exists() {
-				a.u.ReasoningTokens = int(r.Int())
-			}
+			out.ReasoningTokens = int(v.Get("reasoning_tokens").Int())
 		case "prompt_tokens_details", "input_tokens_details":
 			if r := v.Get("cached_tokens"); r.Exists() {
-				a.u.CachedTokens = int(r.Int())
+				out.CachedTokens = int(r.Int())
 			}
 		}
 		return true
 	})
-	if a.u.TotalTokens == 0 && a.u.PromptTokens+a.u.CompletionTokens > 0 {
-		a.u.TotalTokens = a.u.PromptTokens + a.u.CompletionTokens
+	if out.ReasoningTokens == 0 && len(a.reasoning) > 0 {
+		r := gjson.GetBytes(a.reasoning, "output_tokens_details.reasoning_tokens")
+		if !r.Exists() {
+			r = gjson.GetBytes(a.reasoning, "completion_tokens_details.reasoning_tokens")
+		}
+		out.ReasoningTokens = int(r.Int())
 	}
+	if out.TotalTokens == 0 {
+		out.TotalTokens = out.PromptTokens + out.CompletionTokens
+	}
+	return out
 }
 
 func (h *v2Handler) end(s *stream) error {

@@ -15,10 +15,12 @@ type legacyHandler struct {
 	text  differ // answer text (with think tags when unphased)
 	think differ // phase "think" text
 	split thinkSplitter
-	usage usageAcc
+	acc   usageAcc
 }
 
 func (h *legacyHandler) finished() bool { return h.done }
+
+func (h *legacyHandler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *legacyHandler) frame(s *stream, data []byte) error {
 	if isDone(data) {
@@ -33,8 +35,7 @@ func (h *legacyHandler) frame(s *stream, data []byte) error {
 		return classifyFrame(data)
 	}
 	if top.usage.IsObject() {
-		h.usage.update(top.usage)
-		s.res.Usage = h.usage.u
+		h.acc.record(top.usage)
 	}
 	d, ok := parseDelta(top.choices)
 	if !ok || d.foreign() {

@@ -23,6 +23,8 @@ type frameHandler interface {
 	// finished reports whether the terminal frame was seen; read errors
 	// after it are ignored.
 	finished() bool
+	// usage is the last usage the upstream reported.
+	usage() upstream.Usage
 }
 
 // stream implements upstream.Stream over an SSE body.
@@ -140,8 +142,11 @@ func (s *stream) stop(err error) {
 	if err == nil {
 		err = io.EOF
 	}
-	if err == io.EOF && s.res.FinishReason == "" {
-		s.res.FinishReason = "stop"
+	if err == io.EOF {
+		s.res.Usage = s.h.usage()
+		if s.res.FinishReason == "" {
+			s.res.FinishReason = "stop"
+		}
 	}
 	s.err = redact(err, s.token)
 	s.release()
