@@ -53,7 +53,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		GOMAXPROCS: runtime.GOMAXPROCS(0), NoFile: nofile, Env: e,
 	}
 	rep.writeHeader(stdout)
-	r := &runner{o: o, e: e, answer: expectedAnswer, runID: runID(), stderr: stderr}
+	r := &runner{o: o, e: e, answer: expectedAnswer, runID: runID(), nofile: nofile, stderr: stderr}
 	for _, name := range o.scenarios {
 		if ctx.Err() != nil {
 			break

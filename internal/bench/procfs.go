@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -62,8 +63,11 @@ func countFDs(pid int) (int, error) {
 	for {
 		names, err := d.Readdirnames(4096)
 		n += len(names)
-		if err != nil || len(names) == 0 {
-			return n, nil //nolint:nilerr // io.EOF ends the listing
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
 		}
 	}
 }

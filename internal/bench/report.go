@@ -112,6 +112,9 @@ func writeRSS(w io.Writer, r *RSSResult, s scenario) {
 		fmt.Fprintf(w, "not measured: %s\n", r.Reason)
 		return
 	}
+	if r.Warning != "" {
+		fmt.Fprintf(w, "warning: %s\n", r.Warning)
+	}
 	fmt.Fprintf(w, "opened %d/%d in %.2fs, errors %d\n", r.Opened, r.Streams, r.OpenSec, r.Errors)
 	for _, e := range r.ErrorSamples {
 		fmt.Fprintf(w, "  error: %s\n", oneLine(e))

@@ -40,6 +40,19 @@ type RSSResult struct {
 	TargetKB    float64 `json:"target_kb"`
 	Released    bool    `json:"released"` // fds (and goroutines) back near idle
 	Pass        bool    `json:"pass"`
+	// Warning notes a condition that may spoil the measure (fd limit).
+	Warning string `json:"warning,omitempty"`
+}
+
+// fdWarning says when the descriptor limit the relay inherits is too low to
+// hold streams open: each needs a client and an upstream connection.
+func fdWarning(nofile uint64, streams int) string {
+	need := uint64(2*streams + 512)
+	if nofile == 0 || nofile >= need {
+		return ""
+	}
+	return fmt.Sprintf("RLIMIT_NOFILE %d is below the ~%d descriptors a relay needs for %d streams; "+
+		"lower --streams or raise the hard limit", nofile, need, streams)
 }
 
 // rssLoad configures the rss scenario.

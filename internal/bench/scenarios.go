@@ -63,6 +63,7 @@ type runner struct {
 	e      *env
 	answer answerFunc
 	runID  string // makes seeds unique across runs too
+	nofile uint64 // the bench's RLIMIT_NOFILE, inherited by its children
 	stderr io.Writer
 }
 
@@ -129,6 +130,10 @@ func (r *runner) runTarget(ctx context.Context, target string, l load, mk func(h
 // rss runs the memory scenario against the relay.
 func (r *runner) rss(ctx context.Context, s scenario) *RSSResult {
 	res := &RSSResult{Streams: r.o.streams, TargetKB: rssTargetKB}
+	warning := ""
+	if r.e.relay != nil { // a child inherits the bench's limit
+		warning = fdWarning(r.nofile, r.o.streams)
+	}
 	r.e.checkAlive(r.stderr)
 	switch {
 	case !r.o.targets["relay"]:
@@ -149,7 +154,11 @@ func (r *runner) rss(ctx context.Context, s scenario) *RSSResult {
 		timeout: r.o.rssTimeout, settle: time.Second, seed: r.runID + "-rss", warmup: warm,
 	}
 	probe := rssProbe{pid: r.e.RelayPID, goroutines: metricsGoroutines(r.e.RelayURL, r.e.apiKey, newTransport(2))}
+	if warning != "" {
+		fmt.Fprintf(r.stderr, "bench: warning: %s\n", warning)
+	}
 	out := l.run(ctx, newRelayClient(r.e.RelayURL, r.e.apiKey, t), probe)
+	out.Warning = warning
 	r.e.checkAlive(r.stderr)
 	return &out
 }
