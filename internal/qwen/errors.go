@@ -190,8 +190,14 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 			e.Message = "the account reached its daily usage limit"
 		}
 		return e
-	case strings.Contains(text, "Allocated quota exceeded") || low == "internal_error":
+	case strings.Contains(text, "Allocated quota exceeded") || strings.Contains(text, "#token-limit"):
+		// Reported with code internal_error (doc §7).
 		e.Kind, e.Message = upstream.KindQuota, "the model quota of the account is exhausted"
+		return e
+	case low == "internal_error":
+		// Without the quota text it is a plain server error: retry, but do
+		// not cool the account down for a day.
+		e.Kind, e.Message = upstream.KindTransient, "internal upstream error"
 	case code == "Bad_Request":
 		e.Kind, e.Message = upstream.KindTransient, "transient upstream failure"
 	case low == "data_inspection_failed":

@@ -59,6 +59,7 @@ func errorCases() []errorCase {
 		{"stream quota message", inStream(`{"error":{"code":"internal_error","message":"Allocated quota exceeded, please increase your quota limit. #token-limit"}}`), upstream.KindQuota, "internal_error", 0, 0, ""},
 		{"stream success false", inStream(quotaJSON), upstream.KindQuota, "RateLimited", 0, 4 * time.Hour, ""},
 		{"stream captcha", inStream(captchaJSON), upstream.KindCaptcha, "FAIL_SYS_USER_VALIDATE", 0, 0, captchaURL},
+		{"stream internal error", inStream(`{"error":{"code":"internal_error","details":"An internal error has occurred, please try again later."}}`), upstream.KindTransient, "internal_error", 0, 0, ""},
 		{"stream unknown code", inStream(`{"error":{"code":"Weird","message":"?"}}`), upstream.KindTransient, "Weird", 0, 0, ""},
 		{"stream malformed", inStream(`{"choices":[`), upstream.KindBadResponse, "", 0, 0, ""},
 		{"stream cut", inStream(`{"choices": [{"delta": {"content": "Hi", "phase": "answer", "status": "typing"}}]}`), upstream.KindNetwork, "", 0, 0, ""},

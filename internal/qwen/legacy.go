@@ -124,9 +124,9 @@ type splitState uint8
 
 const (
 	splitStart     splitState = iota // nothing decided yet
-	splitThinkTrim                   // after <think>: drop white space before the reasoning
+	splitThinkTrim                   // after <think>: drop line breaks before the reasoning
 	splitThink                       // inside <think>
-	splitTrim                        // after </think>: drop white space before the answer
+	splitTrim                        // after </think>: drop line breaks before the answer
 	splitContent                     // plain answer
 )
 
@@ -148,7 +148,8 @@ func (t *thinkSplitter) feed(s *stream, text string) {
 			s.emit(upstream.EventContent, text)
 			return
 		case splitTrim, splitThinkTrim:
-			text = strings.TrimLeft(text, " \t\r\n")
+			// Only line breaks: an answer may well start with a space.
+			text = strings.TrimLeft(text, "\r\n")
 			if text != "" {
 				t.state++ // to splitContent / splitThink
 			}
