@@ -1,6 +1,7 @@
 package qwenfake
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ const (
 type chat struct {
 	id, owner, title, model, chatType string
 	created, updated                  int64
+	seq                               int64 // store-wide update order, newest highest
 	msgs                              []chatMessage
 }
 
@@ -36,6 +38,7 @@ type chatStore struct {
 	mu    sync.RWMutex
 	m     map[string]*chat
 	order []string // creation order, for eviction
+	seq   int64
 }
 
 func newChatStore() chatStore { return chatStore{m: map[string]*chat{}} }
@@ -43,6 +46,8 @@ func newChatStore() chatStore { return chatStore{m: map[string]*chat{}} }
 func (cs *chatStore) add(c *chat) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	cs.seq++
+	c.seq = cs.seq
 	cs.m[c.id] = c
 	cs.order = append(cs.order, c.id)
 	for len(cs.m) > maxChats {
@@ -89,6 +94,8 @@ func (cs *chatStore) addTurn(c *chat, p *streamPlan, text string, now int64) {
 		c.msgs = slices.Clone(c.msgs[n-maxChatMessages:])
 	}
 	c.updated = now
+	cs.seq++
+	c.seq = cs.seq
 }
 
 func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request, uid string) {
@@ -118,7 +125,7 @@ func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request, uid strin
 }
 
 // handleListChats serves GET /api/v2/chats/?page=N (1-based; an empty page
-// ends paging) and ?limit=N (page size).
+// ends paging) and ?limit=N (page size), most recently updated first.
 func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request, uid string) {
 	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	size, _ := strconv.Atoi(r.URL.Query().Get("limit"))
@@ -132,33 +139,21 @@ func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request, uid str
 		CreatedAt int64  `json:"created_at"`
 		UpdatedAt int64  `json:"updated_at"`
 		ChatType  string `json:"chat_type"`
+		seq       int64
 	}
 	items := []item{}
 	s.chats.mu.RLock()
 	for _, c := range s.chats.m {
 		if c.owner == uid {
-			items = append(items, item{c.id, c.title, c.created, c.updated, c.chatType})
+			items = append(items, item{c.id, c.title, c.created, c.updated, c.chatType, c.seq})
 		}
 	}
 	s.chats.mu.RUnlock()
 	slices.SortFunc(items, func(a, b item) int {
-		if a.UpdatedAt != b.UpdatedAt {
-			return int(b.UpdatedAt - a.UpdatedAt)
-		}
-		return compareStrings(a.ID, b.ID)
+		return cmp.Compare(b.seq, a.seq)
 	})
 	from := min((page-1)*size, len(items))
 	s.writeJSON(w, r, map[string]any{"success": true, "request_id": newUUID(), "data": items[from:min(from+size, len(items))]})
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request, uid string) {

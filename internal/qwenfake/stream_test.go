@@ -1,13 +1,17 @@
 package qwenfake
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
-	"unicode/utf8"
 	"time"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/sse"
 )
@@ -290,5 +294,40 @@ func TestMultipleMessagesEmpty(t *testing.T) {
 func TestDoneConstantUsed(t *testing.T) {
 	if string(sse.Done) != "data: [DONE]\n\n" {
 		t.Fatal("sse.Done changed")
+	}
+}
+
+// TestManySlowStreams runs many paced streams at once on one account.
+func TestManySlowStreams(t *testing.T) {
+	const n = 300
+	e := start(t, Options{FrameDelay: 5 * time.Millisecond})
+	e.c.Transport.(*http.Transport).MaxIdleConnsPerHost = n
+	id := e.newChat("qwen3.7-plus")
+	raw, _ := json.Marshal(simpleBody(id, "qwen3.7-plus", "[[qwenfake tokens=10 seed=many]]", false, ""))
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			req, _ := http.NewRequest("POST", e.ts.URL+"/api/v2/chat/completions?chat_id="+id, bytes.NewReader(raw))
+			req.Header.Set("Authorization", "Bearer "+e.token)
+			resp, err := e.c.Do(req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			res := readStream(resp.Body)
+			resp.Body.Close()
+			if res.answer != AnswerText("many", 10) || !res.finished {
+				err = fmt.Errorf("answer %q", res.answer)
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := e.fake.Account(e.uid); a.Requests != n || a.InFlight != 0 || a.MaxInFlight < 2 {
+		t.Fatalf("account %+v", a)
 	}
 }
