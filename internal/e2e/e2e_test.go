@@ -140,7 +140,7 @@ var failures = []failureCase{
 	{"error_frame", "fail=error_frame", 502, "upstream_error", false},
 	{"quota_frame", "fail=quota_frame", 429, "upstream_quota_exceeded", false},
 	{"empty", "fail=empty", 502, "upstream_empty_answer", false},
-	{"think_only", "fail=think_only", 502, "upstream_empty_answer", false},
+	{"think_only", "fail=think_only", 502, "upstream_empty_answer", true}, // reasoning streams before the empty answer shows
 	{"stall", "fail=stall", 504, "upstream_timeout", false},
 	{"malformed before content", "fail=malformed after=0", 502, "upstream_error", false},
 	{"cut", "fail=cut after=3", 502, "upstream_unreachable", true},
@@ -150,15 +150,20 @@ var failures = []failureCase{
 }
 
 func TestFailureModes(t *testing.T) {
-	e := start(t, setup{cfg: func(c *config.Config) {
-		c.FirstByteTimeout = 300 * time.Millisecond
-		c.IdleTimeout = 300 * time.Millisecond
-		c.RetryAttempts = 2
-		c.RetryBudget = time.Second
-	}})
 	for _, fc := range failures {
 		t.Run(fc.name, func(t *testing.T) {
+			// A fresh relay per subtest: quota and rate-limit answers rightly
+			// cool the token down for later requests.
+			fresh := func(t *testing.T) *env {
+				return start(t, setup{cfg: func(c *config.Config) {
+					c.FirstByteTimeout = 300 * time.Millisecond
+					c.IdleTimeout = 300 * time.Millisecond
+					c.RetryAttempts = 2
+					c.RetryBudget = time.Second
+				}})
+			}
 			t.Run("non-stream", func(t *testing.T) {
+				e := fresh(t)
 				_, err := e.client.Chat.Completions.New(context.Background(), params(model, directive("tokens=8 "+fc.dir)))
 				ae := apiErr(t, err)
 				if ae.StatusCode != fc.status || ae.Code != fc.code {
@@ -166,6 +171,7 @@ func TestFailureModes(t *testing.T) {
 				}
 			})
 			t.Run("stream", func(t *testing.T) {
+				e := fresh(t)
 				r := e.stream(context.Background(), params(model, directive("tokens=8 "+fc.dir)))
 				if r.err == nil {
 					t.Fatalf("stream ended without an error; content %q", r.content)
@@ -177,7 +183,7 @@ func TestFailureModes(t *testing.T) {
 					}
 					return
 				}
-				if r.content == "" || !strings.Contains(r.err.Error(), fc.code) {
+				if r.content+r.reasoning == "" || !strings.Contains(r.err.Error(), fc.code) {
 					t.Fatalf("mid-stream: content %q err %v", r.content, r.err)
 				}
 			})
@@ -186,8 +192,8 @@ func TestFailureModes(t *testing.T) {
 }
 
 func TestRetryAfterHeaders(t *testing.T) {
-	e := start(t, setup{})
 	for dir, want := range map[string]string{"fail=quota": "14400", "fail=http429": "7"} {
+		e := start(t, setup{})
 		body := `{"model":"` + model + `","messages":[{"role":"user","content":"` + directive(dir) + `"}]}`
 		req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/chat/completions", strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+apiKey)
