@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -91,4 +92,67 @@ func parseGoroutines(body []byte) int {
 		}
 	}
 	return -1
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on every
+// Linux architecture Go supports).
+const clockTicks = 100
+
+// procCPU returns the CPU time (user + system) a process has used, in
+// seconds; 0 when unknown (pid 0, no /proc).
+func procCPU(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseUint(f[11], 10, 64) // field 14
+	stime, err2 := strconv.ParseUint(f[12], 10, 64) // field 15
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return float64(utime+stime) / clockTicks
+}
+
+// cpuMeter measures the CPU each process spends during a run.
+type cpuMeter struct {
+	pids  [3]int // bench, emulator, relay
+	start [3]float64
+}
+
+func startCPU(emulatorPID, relayPID int) *cpuMeter {
+	m := &cpuMeter{pids: [3]int{os.Getpid(), emulatorPID, relayPID}}
+	for i, p := range m.pids {
+		m.start[i] = procCPU(p)
+	}
+	return m
+}
+
+// CPUPerRequest is the CPU milliseconds each process spent per successful
+// request of a run; 0 when unknown.
+type CPUPerRequest struct {
+	Bench    float64 `json:"bench_ms"`
+	Emulator float64 `json:"emulator_ms"`
+	Relay    float64 `json:"relay_ms"`
+}
+
+func (m *cpuMeter) perRequest(ok int) CPUPerRequest {
+	var v [3]float64
+	for i, p := range m.pids {
+		if p != 0 && ok > 0 {
+			v[i] = math.Round((procCPU(p)-m.start[i])*1e6/float64(ok)) / 1000
+		}
+	}
+	return CPUPerRequest{Bench: v[0], Emulator: v[1], Relay: v[2]}
 }

@@ -65,15 +65,16 @@ func describe(url string, pid int) string {
 func writeScenario(w io.Writer, s ScenarioResult) {
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s\n", s.Name, s.N, s.C, s.Tokens, s.Delay)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\t")
+	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
 	for _, t := range []*TargetResult{s.Direct, s.Relay} {
 		switch {
 		case t == nil:
 		case !t.Available:
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", t.Target)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", t.Target)
 		default:
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t\n", t.Target, t.OK, t.Errors, t.Corrupted,
-				t.NotStarted, t.ReqPerSec, ms(t.TTFT.P50), ms(t.TTFT.P99), ms(t.Total.P50), ms(t.Total.P99))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%.3f+%.3f+%.3f\t\n", t.Target, t.OK, t.Errors,
+				t.Corrupted, t.NotStarted, t.ReqPerSec, ms(t.TTFT.P50), ms(t.TTFT.P99), ms(t.Total.P50), ms(t.Total.P99),
+				t.CPU.Bench, t.CPU.Emulator, t.CPU.Relay)
 		}
 	}
 	_ = tw.Flush()

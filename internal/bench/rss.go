@@ -78,7 +78,7 @@ type rssProbe struct {
 func (l rssLoad) run(ctx context.Context, s streamer, probe rssProbe) RSSResult {
 	res := RSSResult{Available: true, PID: probe.pid, Streams: l.streams, TargetKB: rssTargetKB}
 	if w := l.warmup.run(ctx, "relay-warmup", s); w.OK == 0 {
-		return fail(res, fmt.Sprintf("warm-up failed: %d errors, first: %v", w.Errors, w.ErrorSamples))
+		return fail(res, fmt.Sprintf("warm-up failed: %d errors: %v", w.Errors, w.ErrorSamples))
 	}
 	sleep(ctx, 2*l.settle) // let warm-up connections and buffers settle
 	var err error
@@ -120,7 +120,7 @@ type opener struct {
 	opened  atomic.Int64
 	failed  atomic.Int64
 	mu      sync.Mutex
-	samples []string
+	samples messages
 }
 
 // open starts l.streams streams, at most l.ramp of them connecting at once.
@@ -158,15 +158,13 @@ func (o *opener) fail(err error) {
 	o.failed.Add(1)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(o.samples) < maxSamples {
-		o.samples = append(o.samples, err.Error())
-	}
+	o.samples.add(err.Error())
 }
 
 func (o *opener) errs() (int, []string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return int(o.failed.Load()), o.samples
+	return int(o.failed.Load()), o.samples.list()
 }
 
 // waitAll waits until every stream is open or failed, or the timeout; it

@@ -118,11 +118,18 @@ func (r *runner) runTarget(ctx context.Context, target string, l load, mk func(h
 	if l.warm > 0 {
 		w := l
 		w.n, w.seed = l.warm, l.seed+"-warm"
-		if wr := w.run(ctx, target, s); wr.OK == 0 {
-			fmt.Fprintf(r.stderr, "bench: %s warm-up: %d/%d ok, errors: %v\n", target, wr.OK, wr.Started, wr.ErrorSamples)
+		if wr := w.run(ctx, target, s); wr.OK == 0 && len(wr.ErrorSamples) > 0 {
+			fmt.Fprintf(r.stderr, "bench: %s warm-up: %d/%d ok; first error: %s\n", target, wr.OK, wr.Started,
+				oneLine(wr.ErrorSamples[0]))
 		}
 	}
+	relayPID := 0
+	if target == "relay" {
+		relayPID = r.e.RelayPID
+	}
+	cpu := startCPU(r.e.EmulatorPID, relayPID)
 	res := l.run(ctx, target, s)
+	res.CPU = cpu.perRequest(res.OK)
 	r.e.checkAlive(r.stderr)
 	return &res
 }

@@ -45,6 +45,9 @@ type TargetResult struct {
 	ReqPerSec  float64 `json:"req_per_s"` // OK / elapsed
 	TTFT       Latency `json:"ttft"`
 	Total      Latency `json:"total"`
+	// CPU is what each local process spent per successful request (from
+	// /proc; only for processes whose pid is known).
+	CPU CPUPerRequest `json:"cpu_per_request"`
 }
 
 // percentile returns the p-th percentile (0 < p <= 100) of sorted by the
@@ -83,18 +86,15 @@ func summarize(target string, requests int, samples []sample, elapsed time.Durat
 	}
 	ttft := make([]time.Duration, 0, len(samples))
 	total := make([]time.Duration, 0, len(samples))
+	var errs, corrupt messages
 	for _, s := range samples {
 		switch {
 		case s.err != nil:
 			r.Errors++
-			if len(r.ErrorSamples) < maxSamples {
-				r.ErrorSamples = append(r.ErrorSamples, s.err.Error())
-			}
+			errs.add(s.err.Error())
 		case s.corrupt != "":
 			r.Corrupted++
-			if len(r.CorruptSamples) < maxSamples {
-				r.CorruptSamples = append(r.CorruptSamples, s.corrupt)
-			}
+			corrupt.add(s.corrupt)
 		default:
 			r.OK++
 			ttft = append(ttft, s.ttft)
@@ -104,9 +104,45 @@ func summarize(target string, requests int, samples []sample, elapsed time.Durat
 	if elapsed > 0 {
 		r.ReqPerSec = math.Round(float64(r.OK)/elapsed.Seconds()*10) / 10
 	}
+	r.ErrorSamples, r.CorruptSamples = errs.list(), corrupt.list()
 	r.TTFT = latencyOf(ttft)
 	r.Total = latencyOf(total)
 	return r
+}
+
+// messages keeps the first maxSamples distinct messages and how often each
+// occurred.
+type messages struct {
+	text  []string
+	count []int
+}
+
+func (m *messages) add(msg string) {
+	for i, t := range m.text {
+		if t == msg {
+			m.count[i]++
+			return
+		}
+	}
+	if len(m.text) < maxSamples {
+		m.text = append(m.text, msg)
+		m.count = append(m.count, 1)
+	}
+}
+
+// list returns the messages, each repeated one suffixed with its count.
+func (m *messages) list() []string {
+	out := make([]string, len(m.text))
+	for i, t := range m.text {
+		out[i] = t
+		if m.count[i] > 1 {
+			out[i] = fmt.Sprintf("%s (x%d)", t, m.count[i])
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // ratio is relay/direct throughput, or zero when either side is missing.

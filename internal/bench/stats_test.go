@@ -120,3 +120,18 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+func TestMessagesDedupes(t *testing.T) {
+	var m messages
+	for _, s := range []string{"a", "b", "a", "c", "d", "e", "f", "a", "f"} {
+		m.add(s)
+	}
+	got := strings.Join(m.list(), "|")
+	if want := "a (x3)|b|c|d|e"; got != want {
+		t.Errorf("list = %q, want %q", got, want)
+	}
+	var empty messages
+	if empty.list() != nil {
+		t.Error("empty list is not nil")
+	}
+}
