@@ -1,7 +1,7 @@
 // Package qwenfake emulates the Qwen Chat web API upstream (chat.qwen.ai)
 // as described in docs/qwen-protocol.md, failure modes included. Every test
 // and benchmark of the project runs against it; it also runs as a process
-// (Main, "qwenrelay fake …").
+// (Main, "qwenrelay emulator --listen …").
 //
 // # Endpoints
 //
@@ -90,4 +90,25 @@
 //	think_only          reasoning then finished, no answer
 //
 // On era-1 streams the same modes apply with era-1 framing.
+//
+// # Choices where the protocol notes are silent
+//
+//   - WAF page, captcha JSON and every JSON error are HTTP 200 (§10 leaves
+//     the status open); an unknown chat id is 404 Not_Found JSON.
+//   - Order of checks on completions: WAF headers, body size, token, then the
+//     injected failure, then chat id / stream / model validation.
+//   - "think" frames (thinking_format "detail") end with a
+//     {"phase":"think","status":"finished"} frame, by analogy with
+//     thinking_summary; a client must not stop at it.
+//   - usage.output_tokens_details.text_tokens equals output_tokens (as in
+//     both captures); reasoning_tokens appears only when thinking is on.
+//   - v2 is always incremental whatever incremental_output says. Era 1 keeps
+//     delta.phase on incremental frames regardless of output_schema; its
+//     <think> block is "<think>\n" + reasoning + "\n</think>\n\n".
+//   - Text is raw UTF-8 in JSON except two vocabulary pieces sent as \u
+//     escapes (" über", " 😀" as a surrogate pair).
+//   - Frame timestamps and token expiry use Options.Now.
+//   - Account failures apply to completion requests only.
+//   - Close makes stalled and paced streams abort their connections, so
+//     http.Server.Shutdown does not wait for them; Main calls it.
 package qwenfake
