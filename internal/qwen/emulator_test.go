@@ -1,13 +1,17 @@
 package qwen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
@@ -23,8 +27,7 @@ func emulator(t *testing.T, fo qwenfake.Options) (*qwenfake.Server, func(func(*O
 	return fake, func(m func(*Options)) *Client { return newTestClient(t, srv.URL, m) }, cred
 }
 
-func runCred(t *testing.T, c *Client, cred upstream.Credential, req *upstream.ChatRequest) outcome {
-	t.Helper()
+func runCred(t testing.TB, c *Client, cred upstream.Credential, req *upstream.ChatRequest) outcome {
 	s, err := c.OpenChat(context.Background(), cred, req)
 	if err != nil {
 		return outcome{err: err}
@@ -171,3 +174,58 @@ func TestEmulatorAuthModelsAndGzip(t *testing.T) {
 	}
 	_ = http.MethodGet
 }
+
+// BenchmarkEmulator compares a raw HTTP client reading the emulator's
+// streams (chats/new + completion, bodies discarded) with this package's
+// client parsing them: the ratio is the protocol layer's overhead.
+func BenchmarkEmulator(b *testing.B) {
+	fake := qwenfake.New(qwenfake.Options{DefaultTokens: 64})
+	srv := httptest.NewServer(fake)
+	defer func() { fake.Close(); srv.Close() }()
+	tok := fake.MintToken("u1", time.Hour)
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr}
+	c, err := New(Options{BaseURL: srv.URL, HTTPClient: hc})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := userReq("hello there")
+	body, _ := c.v2Body(req, "hello there", placeholderChatID)
+	b.Run("direct", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				ans, err := c.jsonCall(context.Background(), tok, http.MethodPost, "/api/v2/chats/new", "/", []byte(`{"title":"New Chat","models":["qwen3.7-plus"],"chat_mode":"normal","chat_type":"t2t","timestamp":1,"project_id":""}`))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				id := gjsonGet(ans, "data.id")
+				resp, err := c.do(context.Background(), tok, http.MethodPost, "/api/v2/chat/completions?chat_id="+id, "/", "text/event-stream",
+					bytes.Replace(body, []byte(placeholderChatID), []byte(id), 1))
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+	b.Run("client", func(b *testing.B) {
+		cred := upstream.Credential{ID: "u1", Token: tok}
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if o := runCred(nil, c, cred, req); o.err != nil || len(o.events) == 0 {
+					b.Error(o.err)
+					return
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+	})
+}
+
+func gjsonGet(b []byte, path string) string { return gjson.GetBytes(b, path).String() }

@@ -112,8 +112,10 @@ func classifyHTML(body []byte) *upstream.Error {
 	return nil
 }
 
-// classifyFrame classifies an in-stream error frame.
+// classifyFrame classifies an in-stream error frame. data is copied first:
+// it is the decoder's buffer, and the error's strings must outlive it.
 func classifyFrame(data []byte) error {
+	data = bytes.Clone(data)
 	if e, detail := classifyJSON(data); e != nil {
 		return e
 	} else if detail != "" {

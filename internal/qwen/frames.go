@@ -71,7 +71,7 @@ func parseTop(js string) (topLevel, error) {
 }
 
 func badFrame(js string) error {
-	return &upstream.Error{Kind: upstream.KindBadResponse, Message: "malformed upstream frame: " + snippet(js, 120)}
+	return &upstream.Error{Kind: upstream.KindBadResponse, Message: "malformed upstream frame: " + strings.Clone(snippet(js, 120))}
 }
 
 // delta is the part of choices[0] the parsers use.

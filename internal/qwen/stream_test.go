@@ -234,3 +234,21 @@ func TestSSEWithoutContentType(t *testing.T) {
 		t.Fatalf("%v %v", err, o.err)
 	}
 }
+
+// Regression: error strings taken from a frame must not alias the SSE
+// decoder's buffer, which later reads overwrite.
+func TestFrameErrorDoesNotAliasBuffer(t *testing.T) {
+	data := []byte(`{"error":{"code":"data_inspection_failed","details":"bad words"}}`)
+	err := classifyFrame(data)
+	bad := badFrame(view([]byte(`{"x":`)))
+	for i := range data {
+		data[i] = 'X'
+	}
+	ue, _ := upstream.AsError(err)
+	if ue.Code != "data_inspection_failed" || !strings.Contains(ue.Message, "bad words") {
+		t.Fatalf("error changed with the buffer: %v", err)
+	}
+	if !strings.Contains(bad.Error(), `{"x":`) {
+		t.Fatalf("bad frame message: %v", bad)
+	}
+}
