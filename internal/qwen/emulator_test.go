@@ -94,7 +94,7 @@ func TestEmulatorStreams(t *testing.T) {
 }
 
 func TestEmulatorFailureModes(t *testing.T) {
-	fake, client, cred := emulator(t, qwenfake.Options{})
+	_, client, cred := emulator(t, qwenfake.Options{})
 	want := map[string]upstream.Kind{
 		qwenfake.ModeCaptcha: upstream.KindCaptcha, qwenfake.ModeWAF: upstream.KindWAF,
 		qwenfake.ModeQuota: upstream.KindQuota, qwenfake.ModeQuotaFrame: upstream.KindQuota,
@@ -140,7 +140,6 @@ func TestEmulatorFailureModes(t *testing.T) {
 			})
 		}
 	}
-	_ = fake
 }
 
 func TestEmulatorAuthModelsAndGzip(t *testing.T) {
@@ -172,7 +171,6 @@ func TestEmulatorAuthModelsAndGzip(t *testing.T) {
 	if o := runCred(t, c, expired, userReq("hi")); kindOf(o.err) != upstream.KindUnauthorized {
 		t.Errorf("expired token chat: %v", o.err)
 	}
-	_ = http.MethodGet
 }
 
 // BenchmarkEmulator compares a raw HTTP client reading the emulator's
