@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -47,8 +49,8 @@ func (r *Report) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "qwenrelay bench  %s  %d CPUs  GOMAXPROCS %d  RLIMIT_NOFILE %d\n",
 		r.GoVersion, r.NumCPU, r.GOMAXPROCS, r.NoFile)
 	fmt.Fprintf(w, "emulator %s   relay %s\n", describe(r.Env.EmulatorURL, r.Env.EmulatorPID), describe(r.Env.RelayURL, r.Env.RelayPID))
-	for t, why := range r.Env.Missing {
-		fmt.Fprintf(w, "target %s missing: %s\n", t, why)
+	for _, t := range slices.Sorted(maps.Keys(r.Env.Missing)) {
+		fmt.Fprintf(w, "target %s missing: %s\n", t, r.Env.Missing[t])
 	}
 }
 

@@ -112,6 +112,9 @@ func (r *runner) runTarget(ctx context.Context, target string, l load, mk func(h
 	if reason := r.e.Missing[target]; reason != "" {
 		return &TargetResult{Target: target, Requests: l.n, Reason: reason}
 	}
+	if ctx.Err() != nil {
+		return &TargetResult{Target: target, Requests: l.n, Reason: "not run: " + context.Cause(ctx).Error()}
+	}
 	t := newTransport(l.c + 16)
 	defer t.CloseIdleConnections()
 	s := mk(t)
