@@ -6,6 +6,7 @@ package upstream
 import (
 	"context"
 	"io"
+	"net/http"
 )
 
 // Credential authorises one upstream call. Token is secret and must never be
@@ -13,6 +14,9 @@ import (
 type Credential struct {
 	ID    string
 	Token string
+	// HTTPClient, when set, carries this credential's calls (an account's
+	// own outbound proxy); nil uses the provider's default client.
+	HTTPClient *http.Client
 }
 
 // Message is one turn of the conversation, already reduced to text.
