@@ -30,7 +30,7 @@ func (c *Client) SignIn(ctx context.Context, email, password string) (string, er
 	if err != nil {
 		return "", err
 	}
-	answer, err := c.jsonCall(ctx, "", http.MethodPost, "/api/v1/auths/signin", "/auth", body)
+	answer, err := c.jsonCall(ctx, upstream.Credential{}, http.MethodPost, "/api/v1/auths/signin", "/auth", body)
 	if err != nil {
 		err = redact(redact(err, password), digest)
 		if ue, ok := upstream.AsError(err); ok && ue.Status == http.StatusBadRequest {

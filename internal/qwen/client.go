@@ -203,7 +203,7 @@ func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model st
 	if err != nil {
 		return "", err
 	}
-	answer, err := c.jsonCall(ctx, cred.Token, http.MethodPost, "/api/v2/chats/new", "/c/new-chat", body)
+	answer, err := c.jsonCall(ctx, cred, http.MethodPost, "/api/v2/chats/new", "/c/new-chat", body)
 	if err != nil {
 		return "", redact(err, cred.Token)
 	}

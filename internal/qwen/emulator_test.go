@@ -193,13 +193,13 @@ func BenchmarkEmulator(b *testing.B) {
 	b.Run("direct", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				ans, err := c.jsonCall(context.Background(), tok, http.MethodPost, "/api/v2/chats/new", "/", []byte(`{"title":"New Chat","models":["qwen3.7-plus"],"chat_mode":"normal","chat_type":"t2t","timestamp":1,"project_id":""}`))
+				ans, err := c.jsonCall(context.Background(), upstream.Credential{Token: tok}, http.MethodPost, "/api/v2/chats/new", "/", []byte(`{"title":"New Chat","models":["qwen3.7-plus"],"chat_mode":"normal","chat_type":"t2t","timestamp":1,"project_id":""}`))
 				if err != nil {
 					b.Error(err)
 					return
 				}
 				id := gjsonGet(ans, "data.id")
-				resp, err := c.do(context.Background(), tok, http.MethodPost, "/api/v2/chat/completions?chat_id="+id, "/", "text/event-stream",
+				resp, err := c.do(context.Background(), upstream.Credential{Token: tok}, http.MethodPost, "/api/v2/chat/completions?chat_id="+id, "/", "text/event-stream",
 					bytes.Replace(body, []byte(placeholderChatID), []byte(id), 1))
 				if err != nil {
 					b.Error(err)

@@ -23,7 +23,7 @@ func (c *Client) ListModels(ctx context.Context, cred upstream.Credential) ([]up
 	}
 	var firstErr error
 	for _, p := range modelPaths {
-		body, err := c.jsonCall(ctx, cred.Token, http.MethodGet, p, "/", nil)
+		body, err := c.jsonCall(ctx, cred, http.MethodGet, p, "/", nil)
 		if err == nil {
 			if models, ok := parseModels(body); ok {
 				return models, nil

@@ -24,7 +24,7 @@ var errWatchdog = errors.New("qwen: upstream too slow")
 const maxJSONBody = 4 << 20
 
 // do sends one request with the protocol headers.
-func (c *Client) do(ctx context.Context, token, method, path, referer, accept string, body []byte) (*http.Response, error) {
+func (c *Client) do(ctx context.Context, cred upstream.Credential, method, path, referer, accept string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -33,11 +33,15 @@ func (c *Client) do(ctx context.Context, token, method, path, referer, accept st
 	if err != nil {
 		return nil, &upstream.Error{Kind: upstream.KindBadRequest, Message: "cannot build the upstream request", Err: err}
 	}
-	req.Header = c.header(token, referer, accept)
+	req.Header = c.header(cred.Token, referer, accept)
 	if body == nil {
 		req.Header.Del("Content-Type")
 	}
-	return c.opts.HTTPClient.Do(req)
+	hc := c.opts.HTTPClient
+	if cred.HTTPClient != nil {
+		hc = cred.HTTPClient // the account's own outbound proxy
+	}
+	return hc.Do(req)
 }
 
 // watch derives a context that our timer cancels with errWatchdog after d
@@ -54,14 +58,14 @@ func watch(ctx context.Context, d time.Duration) (context.Context, context.Cance
 // jsonCall performs a small JSON exchange (chats/new, models, sign-in),
 // bounded as a whole by FirstByteTimeout. It returns the body of a 2xx JSON
 // answer that carries no error marker, and a classified error otherwise.
-func (c *Client) jsonCall(ctx context.Context, token, method, path, referer string, body []byte) ([]byte, error) {
+func (c *Client) jsonCall(ctx context.Context, cred upstream.Credential, method, path, referer string, body []byte) ([]byte, error) {
 	wctx, cancel, t := watch(ctx, c.opts.FirstByteTimeout)
 	defer cancel(nil)
 	if t != nil {
 		defer t.Stop()
 	}
 	op := method + " " + strings.SplitN(path, "?", 2)[0]
-	resp, err := c.do(wctx, token, method, path, referer, "application/json, text/plain, */*", body)
+	resp, err := c.do(wctx, cred, method, path, referer, "application/json, text/plain, */*", body)
 	if err != nil {
 		return nil, finishErr(ctx, wctx, op, err)
 	}
@@ -97,7 +101,7 @@ func (c *Client) openStream(ctx context.Context, cred upstream.Credential, path,
 		cancel(nil)
 		return nil, redact(err, cred.Token)
 	}
-	resp, err := c.do(sctx, cred.Token, http.MethodPost, path, referer, "text/event-stream", body)
+	resp, err := c.do(sctx, cred, http.MethodPost, path, referer, "text/event-stream", body)
 	if err != nil {
 		return fail(finishErr(ctx, sctx, "completion", err))
 	}
