@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 const apiKey = "sk-e2e-test"
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	emu      *qwenfake.Server
 	emuURL   string
 	relay    *httptest.Server
@@ -47,7 +47,7 @@ type setup struct {
 	cfg     func(*config.Config)
 }
 
-func start(t *testing.T, s setup) *env {
+func start(t testing.TB, s setup) *env {
 	t.Helper()
 	emu := qwenfake.New(s.emu)
 	emuSrv := httptest.NewServer(emu)

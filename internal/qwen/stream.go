@@ -58,6 +58,14 @@ func newStream(parent, ctx context.Context, cancel context.CancelCauseFunc, t *t
 	}
 }
 
+// Buffered implements upstream.Buffered: an event is queued, the stream has
+// ended, or the decoder holds a complete frame. A buffered frame may still
+// produce no event (an empty typing frame), so callers must not rely on
+// Next never blocking; they only use this to batch writes.
+func (s *stream) Buffered() bool {
+	return s.qi < len(s.queue) || s.err != nil || s.dec.Buffered()
+}
+
 // Next implements upstream.Stream.
 func (s *stream) Next() (upstream.Event, error) {
 	for {

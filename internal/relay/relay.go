@@ -77,6 +77,9 @@ func (s *Stream) Next() (upstream.Event, error) {
 	return ev, err
 }
 
+// Buffered implements upstream.Buffered.
+func (s *Stream) Buffered() bool { return s.hasFirst || upstream.IsBuffered(s.s) }
+
 // Result is valid after Next returned io.EOF.
 func (s *Stream) Result() upstream.Result { return s.s.Result() }
 

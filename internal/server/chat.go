@@ -162,7 +162,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 		}
 		buf = appendFrame(buf[:0], func(b []byte) []byte { return openai.AppendChunk(b, &h, role, field, ev.Text) })
 		role = ""
-		if !sw.write(buf) {
+		if !sw.write(buf, st.Buffered()) {
 			ri.errKind = "client_gone"
 			s.metrics.StreamEnd("client_gone")
 			return

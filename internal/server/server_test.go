@@ -644,3 +644,29 @@ func TestCORSPreflight(t *testing.T) {
 		t.Fatal("unlisted origin allowed")
 	}
 }
+
+// lyingStream claims its next event is buffered, then blocks: the frames
+// already written must still reach the client (held-flush timer).
+type lyingStream struct{ chanStream }
+
+func (l *lyingStream) Buffered() bool { return true }
+
+func TestHeldFrameIsFlushedWhenUpstreamBlocks(t *testing.T) {
+	release := make(chan struct{})
+	prov := &fakeProvider{open: func(ctx context.Context, _ upstream.Credential, _ *upstream.ChatRequest) (upstream.Stream, error) {
+		ch := make(chan upstream.Event, 1)
+		ch <- upstream.Event{Type: upstream.EventContent, Text: "first"}
+		go func() {
+			<-release
+			close(ch)
+		}()
+		return &lyingStream{chanStream{ctx: ctx, ch: ch}}, nil
+	}}
+	ts := newTestServer(t, Options{}, prov)
+	resp := ts.post(t, "/v1/chat/completions", `{"model":"qwen3.7-plus","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.Contains(line, `"first"`) {
+		t.Fatalf("first frame not delivered while the upstream blocks: %q %v", line, err)
+	}
+	close(release)
+}

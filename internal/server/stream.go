@@ -21,7 +21,16 @@ type sseWriter struct {
 	failed   bool // a write failed: the client is gone
 	interval time.Duration
 	timer    *time.Timer
+	// Frames written while the upstream already has the next one buffered
+	// are flushed together; holdTimer bounds how long they may wait.
+	pending   bool
+	holdArmed bool
+	holdTimer *time.Timer
 }
+
+// maxHold bounds how long a written frame may wait for the next one before
+// it is flushed anyway.
+const maxHold = 2 * time.Millisecond
 
 var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
 
@@ -74,19 +83,57 @@ func (s *sseWriter) writeLocked(b []byte) bool {
 	return true
 }
 
-// write sends one complete frame and flushes it; false means the client is
-// gone.
-func (s *sseWriter) write(frame []byte) bool {
+// write sends one complete frame; false means the client is gone. With
+// more set (the next upstream event is already buffered) the flush is left to
+// the next write, or to holdTimer if that write does not come within maxHold.
+func (s *sseWriter) write(frame []byte, more bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failed || s.stopped {
 		return false
 	}
-	ok := s.writeLocked(frame)
+	var ok bool
+	if more {
+		ok = s.bufferLocked(frame)
+	} else {
+		ok = s.writeLocked(frame)
+		s.pending = false
+	}
 	if ok && s.timer != nil {
 		s.timer.Reset(s.interval)
 	}
 	return ok
+}
+
+func (s *sseWriter) bufferLocked(frame []byte) bool {
+	s.startLocked()
+	if _, err := s.w.Write(frame); err != nil {
+		s.failed = true
+		return false
+	}
+	s.pending = true
+	if !s.holdArmed {
+		s.holdArmed = true
+		if s.holdTimer == nil {
+			s.holdTimer = time.AfterFunc(maxHold, s.flushHeld)
+		} else {
+			s.holdTimer.Reset(maxHold)
+		}
+	}
+	return true
+}
+
+func (s *sseWriter) flushHeld() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holdArmed = false
+	if !s.pending || s.failed || s.stopped { // after stop only finalWrite may write
+		return
+	}
+	s.pending = false
+	if err := s.rc.Flush(); err != nil {
+		s.failed = true
+	}
 }
 
 // uncommitted stops the heartbeat and reports whether nothing was sent yet,
@@ -109,6 +156,9 @@ func (s *sseWriter) stopLocked() {
 	s.stopped = true
 	if s.timer != nil {
 		s.timer.Stop()
+	}
+	if s.holdTimer != nil {
+		s.holdTimer.Stop()
 	}
 }
 

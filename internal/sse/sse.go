@@ -191,6 +191,23 @@ func (d *Decoder) fill() {
 	d.err = io.ErrNoProgress
 }
 
+// Buffered reports whether Next can return without reading from the
+// underlying reader: a complete event (ended by a blank line) is already
+// buffered, or the reader has already failed or ended.
+func (d *Decoder) Buffered() bool {
+	if d.err != nil {
+		return true
+	}
+	w := d.buf[d.start:d.end]
+	return bytes.Contains(w, lfLF) || bytes.Contains(w, crCR) || bytes.Contains(w, crlfCRLF)
+}
+
+var (
+	lfLF     = []byte("\n\n")
+	crCR     = []byte("\r\r")
+	crlfCRLF = []byte("\r\n\r\n")
+)
+
 // AppendData appends one event with the given data to dst: each line of data
 // becomes a "data:" line, and a blank line ends the event.
 func AppendData(dst, data []byte) []byte {

@@ -80,6 +80,19 @@ type Stream interface {
 	Close() error
 }
 
+// Buffered is implemented by streams that can tell whether their next event
+// is probably already in memory. Writers use it to send several frames with
+// one flush; it is a hint, never a promise that Next will not block.
+type Buffered interface {
+	Buffered() bool
+}
+
+// IsBuffered reports the hint for any stream (false when unsupported).
+func IsBuffered(s Stream) bool {
+	b, ok := s.(Buffered)
+	return ok && b.Buffered()
+}
+
 // Model describes one upstream model.
 type Model struct {
 	ID         string
