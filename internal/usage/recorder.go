@@ -88,9 +88,9 @@ type Stats struct {
 type phase int
 
 const (
-	phaseOpen     phase = iota // Record blocks while the queue is full
-	phaseClosing               // final flush under way: Record appends without blocking
-	phaseDrained               // nothing will be written again: Record drops
+	phaseOpen    phase = iota // Record blocks while the queue is full
+	phaseClosing              // final flush under way: Record appends without blocking
+	phaseDrained              // nothing will be written again: Record drops
 )
 
 // Recorder queues usage rows and writes them in batches.
