@@ -215,8 +215,8 @@ func orDefault[T int | time.Duration](v, def T) T {
 // census counts why accounts cannot serve a request.
 type census struct {
 	total, cooling, quarantined, invalid, disabled, noModel, tried int
-	soonest                                                       time.Time
-	coolReason, quarantineReason, invalidReason                   string
+	soonest                                                        time.Time
+	coolReason, quarantineReason, invalidReason                    string
 }
 
 func (c *census) count(a *store.Account) {
@@ -247,7 +247,7 @@ func (c *census) err(model string, now time.Time) *relay.NoCredentialError {
 		if c.cooling > 1 {
 			when = "the first until"
 		}
-		parts = append(parts, fmt.Sprintf("%d cooling down %s %s (%s)", c.cooling, when, clock(c.soonest, now), c.coolReason))
+		parts = append(parts, fmt.Sprintf("%d cooling down %s %s (%s)", c.cooling, when, formatUntil(c.soonest, now), c.coolReason))
 	}
 	if c.quarantined > 0 {
 		parts = append(parts, fmt.Sprintf("%d quarantined (%s)", c.quarantined, c.quarantineReason))
@@ -271,8 +271,8 @@ func (c *census) err(model string, now time.Time) *relay.NoCredentialError {
 	return e
 }
 
-// clock formats t in UTC, with the date when it is not within a day.
-func clock(t, now time.Time) string {
+// formatUntil formats t in UTC, with the date when it is not within a day.
+func formatUntil(t, now time.Time) string {
 	if t.Sub(now) < 24*time.Hour {
 		return t.UTC().Format("15:04 UTC")
 	}

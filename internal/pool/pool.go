@@ -124,9 +124,9 @@ type entry struct {
 	gen      uint64              // token generation, bumped on every new token
 	id       string              // credential ID of gen (see credID)
 	idGen    uint64
-	client   *http.Client        // proxy client, nil = the provider's
-	lastPick time.Time           // last Acquire, for least-recently-used ties
-	consec   int                 // transport failures in a row
+	client   *http.Client // proxy client, nil = the provider's
+	lastPick time.Time    // last Acquire, for least-recently-used ties
+	consec   int          // transport failures in a row
 	requests int64
 	failures int64
 	lastWarn time.Time // last token expiry warning
