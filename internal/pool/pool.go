@@ -198,19 +198,45 @@ func (p *Pool) Load(ctx context.Context) error {
 	return nil
 }
 
-// adoptLocked takes a record changed outside this process.
-func (p *Pool) adoptLocked(e *entry, a *store.Account) change {
-	c := change{id: a.ID, name: a.Name, from: e.acct.State, to: a.State, reason: a.StateReason, loaded: true}
-	if a.Token != e.acct.Token {
+// adoptLocked takes a record changed outside this process (the CLI,
+// another relay) while keeping the changes made here since the last save.
+func (p *Pool) adoptLocked(e *entry, rec *store.Account) change {
+	c := change{id: rec.ID, name: rec.Name, from: e.acct.State, loaded: true}
+	oldToken, oldProxy := e.acct.Token, e.acct.Proxy
+	e.acct = merge(rec, &e.saved, &e.acct)
+	e.saved = cloneAccount(rec)
+	e.models = modelSet(e.acct.Models)
+	if e.acct.Token != oldToken {
 		e.gen++
 		e.consec = 0
 	}
-	last := e.acct.LastUsedAt
-	p.setRecordLocked(e, a)
-	if last.After(e.acct.LastUsedAt) {
-		e.acct.LastUsedAt = last
+	if e.acct.Proxy != oldProxy {
+		p.setClientLocked(e)
 	}
+	c.to, c.reason = e.acct.State, e.acct.StateReason
 	return c
+}
+
+// merge returns cur (the store's record) with the changes from saved to
+// ours applied: the fields the pool changes (token, state, models, last
+// use) win when the pool changed them, the rest comes from cur.
+func merge(cur, saved, ours *store.Account) store.Account {
+	m := cloneAccount(cur)
+	if ours.Token != saved.Token || !ours.TokenExpiry.Equal(saved.TokenExpiry) {
+		m.Token, m.TokenExpiry = ours.Token, ours.TokenExpiry
+	}
+	if ours.State != saved.State || ours.StateReason != saved.StateReason ||
+		!ours.CoolUntil.Equal(saved.CoolUntil) || ours.PunishURL != saved.PunishURL {
+		m.State, m.StateReason, m.StateSince = ours.State, ours.StateReason, ours.StateSince
+		m.CoolUntil, m.PunishURL = ours.CoolUntil, ours.PunishURL
+	}
+	if !slices.Equal(ours.Models, saved.Models) {
+		m.Models = slices.Clone(ours.Models)
+	}
+	if ours.LastUsedAt.After(m.LastUsedAt) {
+		m.LastUsedAt = ours.LastUsedAt
+	}
+	return m
 }
 
 // setRecordLocked installs a store record as the entry's current and saved
@@ -219,9 +245,13 @@ func (p *Pool) setRecordLocked(e *entry, a *store.Account) {
 	e.acct = cloneAccount(a)
 	e.saved = cloneAccount(a)
 	e.models = modelSet(a.Models)
-	client, err := p.clients.get(a.Proxy)
+	p.setClientLocked(e)
+}
+
+func (p *Pool) setClientLocked(e *entry) {
+	client, err := p.clients.get(e.acct.Proxy)
 	if err != nil {
-		p.log.Warn("account proxy ignored", slog.Int64("account", a.ID), slog.String("error", err.Error()))
+		p.log.Warn("account proxy ignored", slog.Int64("account", e.acct.ID), slog.String("error", err.Error()))
 	}
 	e.client = client
 }

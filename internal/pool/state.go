@@ -82,32 +82,44 @@ func setState(a *store.Account, s store.AccountState, reason string, until time.
 	return true
 }
 
-// save writes e's current record. Writes of one account are serialised
-// and each writes the newest record, so the store never goes back in time.
+// save writes e's current record. Writes of one account are serialised,
+// and each merges with what the store holds now, so a change made
+// elsewhere (the CLI, another relay) since the last read is kept, not
+// overwritten. (The store has no compare-and-swap: a change landing
+// between the read and the write can still be lost.)
 func (p *Pool) save(ctx context.Context, e *entry) {
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CallTimeout)
+	defer cancel()
 	p.mu.Lock()
 	if e.removed {
 		p.mu.Unlock()
 		return
 	}
-	rec := cloneAccount(&e.acct)
-	e.dirty = false
+	id := e.acct.ID
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.opts.CallTimeout)
-	defer cancel()
-	rec.UpdatedAt = p.opts.Now()
-	if err := p.st.UpdateAccount(ctx, &rec); err != nil {
-		p.log.Warn("account not saved", slog.Int64("account", rec.ID), slog.String("error", err.Error()))
+	cur, err := p.st.GetAccount(ctx, id)
+	if err == nil {
 		p.mu.Lock()
-		e.dirty = true
+		rec := merge(cur, &e.saved, &e.acct)
+		e.dirty = false
 		p.mu.Unlock()
-		return
+		rec.UpdatedAt = p.opts.Now()
+		err = p.st.UpdateAccount(ctx, &rec)
+		if err == nil {
+			p.mu.Lock()
+			c := p.adoptLocked(e, &rec)
+			p.saveSeq++
+			e.savedSeq = p.saveSeq
+			p.mu.Unlock()
+			c.loaded = true
+			p.report(ctx, c)
+			return
+		}
 	}
+	p.log.Warn("account not saved", slog.Int64("account", id), slog.String("error", err.Error()))
 	p.mu.Lock()
-	e.saved = rec
-	p.saveSeq++
-	e.savedSeq = p.saveSeq
+	e.dirty = true
 	p.mu.Unlock()
 }
