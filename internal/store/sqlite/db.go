@@ -50,7 +50,7 @@ func Open(ctx context.Context, path string, box *secrets.Box) (*DB, error) {
 	if box == nil {
 		return nil, errors.New("sqlite: open: nil secrets box")
 	}
-	w, err := openPool(path, false, 1)
+	w, err := openPool(ctx, path, false, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func Open(ctx context.Context, path string, box *secrets.Box) (*DB, error) {
 		w.Close()
 		return nil, err
 	}
-	r, err := openPool(path, true, min(max(runtime.GOMAXPROCS(0), 2), 8))
+	r, err := openPool(ctx, path, true, min(max(runtime.GOMAXPROCS(0), 2), 8))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -82,7 +82,7 @@ func (db *DB) Close() error {
 }
 
 // openPool opens a database/sql pool on path with qwenrelay's pragmas.
-func openPool(path string, readOnly bool, conns int) (*sql.DB, error) {
+func openPool(ctx context.Context, path string, readOnly bool, conns int) (*sql.DB, error) {
 	dsn, err := dataSourceName(path, readOnly)
 	if err != nil {
 		return nil, err
@@ -97,7 +97,7 @@ func openPool(path string, readOnly bool, conns int) (*sql.DB, error) {
 	db.SetConnMaxIdleTime(0)
 	if !readOnly {
 		// Connect now so the journal mode is WAL before any reader opens.
-		if err := db.Ping(); err != nil {
+		if err := db.PingContext(ctx); err != nil {
 			db.Close()
 			return nil, fmt.Errorf("sqlite: open: %w", err)
 		}
