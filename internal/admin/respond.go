@@ -34,7 +34,9 @@ func badRequest(param, format string, args ...any) *apiError {
 		Param: param, Message: fmt.Sprintf(format, args...)}
 }
 
-func errorBody(e *apiError) openai.ErrorBody { return openai.NewError(e.Type, e.Code, e.Param, e.Message) }
+func errorBody(e *apiError) openai.ErrorBody {
+	return openai.NewError(e.Type, e.Code, e.Param, e.Message)
+}
 
 // mapError is the one place where an error becomes a status and a body.
 // Messages of store and internal errors are logged, never sent.
