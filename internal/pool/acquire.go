@@ -16,8 +16,6 @@ import (
 type candidate struct {
 	e           *entry
 	id          int64
-	cred        upstream.Credential
-	gen         uint64
 	max         int
 	minInterval time.Duration
 	lastPick    time.Time
@@ -45,8 +43,14 @@ func (p *Pool) Acquire(ctx context.Context, model string, tried []string) (relay
 	}
 	model = strings.ToLower(model)
 	var timeout <-chan time.Time
+	buf := p.bufs.Get().(*[]candidate)
+	defer func() {
+		clear(*buf) // drop the entry pointers
+		p.bufs.Put(buf)
+	}()
 	for {
-		cands, wake, err := p.eligible(ctx, model, tried)
+		cands, wake, err := p.eligible(ctx, *buf, model, tried)
+		*buf = cands
 		if err != nil {
 			return nil, err
 		}
@@ -86,12 +90,12 @@ func (p *Pool) Acquire(ctx context.Context, model string, tried []string) (relay
 // eligible lists the accounts that may serve model now, with the channel
 // closed on the next release. A cooling account whose time is up becomes
 // active here. With no candidate it returns a *relay.NoCredentialError.
-func (p *Pool) eligible(ctx context.Context, model string, tried []string) ([]candidate, <-chan struct{}, error) {
+func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, tried []string) ([]candidate, <-chan struct{}, error) {
 	now := p.opts.Now()
 	var cs census
 	var woke []*entry
 	p.mu.Lock()
-	cands := make([]candidate, 0, len(p.order))
+	cands := buf[:0]
 	for _, e := range p.order {
 		a := &e.acct
 		if a.State == store.StateCooling && !a.CoolUntil.After(now) {
@@ -108,13 +112,11 @@ func (p *Pool) eligible(ctx context.Context, model string, tried []string) ([]ca
 			cs.count(a)
 			continue
 		}
-		id := e.credID()
-		if len(tried) > 0 && slices.Contains(tried, id) {
+		if len(tried) > 0 && slices.Contains(tried, e.credID()) {
 			cs.tried++
 			continue
 		}
-		cands = append(cands, candidate{e: e, id: a.ID, gen: e.gen, lastPick: e.lastPick,
-			cred:        upstream.Credential{ID: id, Token: a.Token, HTTPClient: e.client},
+		cands = append(cands, candidate{e: e, id: a.ID, lastPick: e.lastPick,
 			max:         orDefault(a.MaxConcurrent, p.opts.MaxConcurrent),
 			minInterval: orDefault(a.MinInterval, p.opts.MinInterval)})
 	}
@@ -141,12 +143,8 @@ func (p *Pool) reportReactivated(ctx context.Context, e *entry, now time.Time) {
 // take leases the best candidate that has a free slot. With none it
 // returns how long to wait for pacing (0: wait for a release only).
 func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.Duration, error) {
-	for i := range cands {
-		n, err := p.live.InFlight(ctx, cands[i].id)
-		if err != nil {
-			return nil, 0, fmt.Errorf("pool: live state: %w", err)
-		}
-		cands[i].inFlight = n
+	if err := p.inFlight(ctx, cands); err != nil {
+		return nil, 0, fmt.Errorf("pool: live state: %w", err)
 	}
 	best := 0
 	for i := 1; i < len(cands); i++ {
@@ -174,10 +172,13 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 		}
 		if ok {
 			p.mu.Lock()
-			c.e.lastPick = now
-			c.e.requests++
+			e := c.e
+			e.lastPick = now
+			e.requests++
+			l := &lease{p: p, e: e, id: c.id, gen: e.gen,
+				cred: upstream.Credential{ID: e.credID(), Token: e.acct.Token, HTTPClient: e.client}}
 			p.mu.Unlock()
-			return &lease{p: p, e: c.e, id: c.id, cred: c.cred, gen: c.gen}, 0, nil
+			return l, 0, nil
 		}
 		if c.inFlight < c.max && c.minInterval > 0 {
 			wait := c.lastPick.Add(c.minInterval).Sub(now)
@@ -191,6 +192,33 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 		}
 	}
 	return nil, pace, nil
+}
+
+// inFlight reads the in-flight counts of the candidates, in one call when
+// the live state can (inFlightBatch).
+func (p *Pool) inFlight(ctx context.Context, cands []candidate) error {
+	if b, ok := p.live.(inFlightBatch); ok {
+		ids := make([]int64, len(cands))
+		for i := range cands {
+			ids[i] = cands[i].id
+		}
+		counts, err := b.InFlightMany(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for i := range cands {
+			cands[i].inFlight = counts[i]
+		}
+		return nil
+	}
+	for i := range cands {
+		n, err := p.live.InFlight(ctx, cands[i].id)
+		if err != nil {
+			return err
+		}
+		cands[i].inFlight = n
+	}
+	return nil
 }
 
 // credID is the credential ID of the current token; guarded by Pool.mu.

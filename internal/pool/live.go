@@ -20,6 +20,12 @@ type LiveState interface {
 	InFlight(ctx context.Context, id int64) (int, error)
 }
 
+// inFlightBatch is an optional LiveState method reading many accounts in
+// one call (one lock; one MGET for a shared backend).
+type inFlightBatch interface {
+	InFlightMany(ctx context.Context, ids []int64) ([]int, error)
+}
+
 // NewMemoryLive returns a LiveState for one process.
 func NewMemoryLive() LiveState { return &memoryLive{m: map[int64]*liveSlot{}} }
 
@@ -68,4 +74,16 @@ func (l *memoryLive) InFlight(_ context.Context, id int64) (int, error) {
 		return s.inFlight, nil
 	}
 	return 0, nil
+}
+
+func (l *memoryLive) InFlightMany(_ context.Context, ids []int64) ([]int, error) {
+	out := make([]int, len(ids))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, id := range ids {
+		if s := l.m[id]; s != nil {
+			out[i] = s.inFlight
+		}
+	}
+	return out, nil
 }

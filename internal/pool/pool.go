@@ -105,6 +105,7 @@ type Pool struct {
 	log     *slog.Logger
 	clients *clientCache
 	logins  singleflight.Group
+	bufs    sync.Pool // *[]candidate, reused by Acquire
 
 	mu      sync.Mutex
 	entries map[int64]*entry
@@ -151,6 +152,7 @@ func New(opts Options, st store.AccountStore, up Upstream, live LiveState, obs O
 		clients: newClientCache(opts.BaseTransport),
 		entries: map[int64]*entry{},
 		wake:    make(chan struct{}),
+		bufs:    sync.Pool{New: func() any { return new([]candidate) }},
 	}
 }
 
