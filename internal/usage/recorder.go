@@ -42,7 +42,7 @@ type Options struct {
 	FlushInterval  time.Duration // longest a queued row waits
 	Retention      time.Duration // delete rows older than this; 0 = keep forever
 	RetentionEvery time.Duration // how often retention runs
-	Retries        int           // extra attempts for a failed batch
+	Retries        int           // extra attempts for a failed batch (0 = default, <0 = none)
 	RetryBackoff   time.Duration // first backoff; doubles each retry
 	DrainTimeout   time.Duration // see DefaultDrainTimeout
 	Now            func() time.Time
