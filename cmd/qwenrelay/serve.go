@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -50,6 +51,14 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 			return fmt.Errorf("ready file: %w", err)
 		}
 	}
+	if cfg.PprofListen != "" {
+		ps, err := startPprof(cfg.PprofListen, log)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer ps.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -69,4 +78,22 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// startPprof serves net/http/pprof on its own loopback listener.
+func startPprof(addr string, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	ps := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = ps.Serve(ln) }()
+	log.Info("pprof listening", "addr", ln.Addr().String())
+	return ps, nil
 }

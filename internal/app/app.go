@@ -76,7 +76,7 @@ func upstreamTransport(cfg config.Config) (*http.Transport, error) {
 		proxy = http.ProxyURL(u)
 	}
 	idle := max(100, cfg.MaxInFlight)
-	return &http.Transport{
+	tr := &http.Transport{
 		Proxy:                 proxy,
 		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   cfg.ConnectTimeout,
@@ -85,7 +85,17 @@ func upstreamTransport(cfg config.Config) (*http.Transport, error) {
 		MaxIdleConnsPerHost:   idle,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
-	}, nil
+		// Answers are small frames: small buffers keep an open HTTP/1.1
+		// stream cheap (larger reads bypass the buffer anyway).
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+	}
+	if cfg.UpstreamH2C {
+		p := new(http.Protocols)
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = p
+	}
+	return tr, nil
 }
 
 func newProvider(cfg config.Config, hc *http.Client) (*qwen.Client, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -110,6 +111,7 @@ func (e *env) startRelay(ctx context.Context, o *options, bin string, stderr io.
 			"QWENRELAY_API_KEY=" + e.apiKey,
 			"QWENRELAY_MAX_IN_FLIGHT=100000",
 			"QWENRELAY_LOG_LEVEL=" + o.logLevel,
+			"QWENRELAY_UPSTREAM_H2C=" + strconv.FormatBool(o.upstreamH2C),
 		},
 	})
 	if err != nil {

@@ -35,6 +35,7 @@ type options struct {
 	secret      string
 	accounts    int
 	logLevel    string
+	upstreamH2C bool
 	logDir      string
 	jsonPath    string
 }
@@ -64,7 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	qwenTokens := fs.String("qwen-tokens", "", "comma-separated Qwen tokens (default: minted with --secret)")
 	fs.StringVar(&o.secret, "secret", "qwenrelay-bench-secret", "emulator JWT secret")
 	fs.IntVar(&o.accounts, "accounts", 4, "tokens minted for the relay's account pool (direct requests rotate over the same)")
-	fs.StringVar(&o.logLevel, "relay-log-level", "warn", "log level of a started relay")
+	fs.StringVar(&o.logLevel, "relay-log-level", "info", "log level of a started relay (info: one line per request, as deployed)")
+	fs.BoolVar(&o.upstreamH2C, "upstream-h2c", false, "started relay speaks HTTP/2 (h2c) to the emulator, as it speaks HTTP/2 to the real upstream")
 	fs.StringVar(&o.logDir, "log-dir", "", "directory for the children's ready files and logs (default: a temporary one, removed)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	if err := fs.Parse(args); err != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	BXVersion     string `yaml:"bx_version"`     // the "bx-v" header
 	Timezone      string `yaml:"timezone"`       // IANA name for the Timezone header
 	UpstreamProxy string `yaml:"upstream_proxy"` // http://, https:// or socks5:// proxy for upstream calls
+	// UpstreamH2C speaks HTTP/2 without TLS to an http:// upstream (the
+	// emulator). https upstreams negotiate HTTP/2 by themselves.
+	UpstreamH2C bool `yaml:"upstream_h2c"`
 
 	ConnectTimeout    time.Duration `yaml:"connect_timeout"`
 	FirstByteTimeout  time.Duration `yaml:"first_byte_timeout"`
@@ -53,6 +56,9 @@ type Config struct {
 	LogLevel        string        `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat       string        `yaml:"log_format"` // json | text
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	// PprofListen, when set, serves net/http/pprof on this loopback address.
+	PprofListen string `yaml:"pprof_listen"`
 
 	// ReadyFile, when set, receives the actual listen address once the
 	// server listens (useful with port 0). Flag/env only.
@@ -101,6 +107,9 @@ func (c *Config) Validate() error {
 			(u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5" && u.Scheme != "socks5h") {
 			bad("upstream_proxy: want an http://, https:// or socks5:// URL")
 		}
+	}
+	if c.PprofListen != "" && !(&Config{Listen: c.PprofListen}).ListenIsLoopback() {
+		bad("pprof_listen %q: must be a loopback address (profiles expose internals)", c.PprofListen)
 	}
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")

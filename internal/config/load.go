@@ -88,6 +88,7 @@ var settings = []setting{
 	{"bx-version", "'bx-v' header sent upstream (empty = built-in)", str(func(c *Config) *string { return &c.BXVersion })},
 	{"timezone", "IANA time zone for the Timezone header", str(func(c *Config) *string { return &c.Timezone })},
 	{"upstream-proxy", "outbound proxy for upstream calls (http://, socks5://)", str(func(c *Config) *string { return &c.UpstreamProxy })},
+	{"upstream-h2c", "speak HTTP/2 without TLS to an http:// upstream (the emulator)", boolean(func(c *Config) *bool { return &c.UpstreamH2C })},
 	{"connect-timeout", "upstream connect timeout", duration(func(c *Config) *time.Duration { return &c.ConnectTimeout })},
 	{"first-byte-timeout", "max wait for the upstream's first frame (0 = none)", duration(func(c *Config) *time.Duration { return &c.FirstByteTimeout })},
 	{"idle-timeout", "max upstream silence between frames (0 = none)", duration(func(c *Config) *time.Duration { return &c.IdleTimeout })},
@@ -103,6 +104,7 @@ var settings = []setting{
 	{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "json or text", str(func(c *Config) *string { return &c.LogFormat })},
 	{"shutdown-timeout", "how long open streams may finish on shutdown", duration(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{"pprof-listen", "serve Go profiles (net/http/pprof) on this loopback address", str(func(c *Config) *string { return &c.PprofListen })},
 	{"ready-file", "write the actual listen address to this file once listening", str(func(c *Config) *string { return &c.ReadyFile })},
 }
 

@@ -72,7 +72,13 @@ func (s *Server) serve(ctx context.Context, addr, readyFile string, stderr io.Wr
 	if err != nil {
 		return fmt.Errorf("qwenfake: listen: %w", err)
 	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil}
+	// Like the real upstream (HTTPS with HTTP/2 negotiated), the process
+	// offers HTTP/2 as well as HTTP/1.1; without TLS that is h2c with prior
+	// knowledge, which a client opts into.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ErrorLog: nil, Protocols: protocols}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	actual := ln.Addr().String()

@@ -46,7 +46,9 @@ func NewDecoder(r io.Reader, maxEvent int) *Decoder {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventSize
 	}
-	return &Decoder{r: r, buf: make([]byte, 4096), max: maxEvent}
+	// Start small (an open stream may idle for minutes); the buffer grows
+	// to fit the largest event.
+	return &Decoder{r: r, buf: make([]byte, 1024), max: maxEvent}
 }
 
 // Next returns the next event. At the end of the stream it dispatches a
