@@ -1,28 +1,46 @@
-// Package app wires qwenrelay's parts together from one Config. main and the
-// end-to-end tests both build the relay through it, so tests run what ships.
+// Package app wires qwenrelay's parts together from one Config. main, the
+// CLI and the end-to-end tests all build the relay through it, so tests run
+// what ships.
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
-	"time"
+	"os"
+	"path/filepath"
 
+	"github.com/qwenrelay/qwenrelay/internal/admin"
 	"github.com/qwenrelay/qwenrelay/internal/config"
+	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/metrics"
+	"github.com/qwenrelay/qwenrelay/internal/pool"
 	"github.com/qwenrelay/qwenrelay/internal/qwen"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
+	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"github.com/qwenrelay/qwenrelay/internal/server"
+	"github.com/qwenrelay/qwenrelay/internal/store/sqlite"
+	"github.com/qwenrelay/qwenrelay/internal/usage"
 )
+
+// DBFileName is the embedded database's file inside the data directory.
+const DBFileName = "qwenrelay.db"
 
 // App is a built relay.
 type App struct {
-	Handler   http.Handler
-	Metrics   *metrics.Metrics
+	Handler      http.Handler
+	AdminHandler http.Handler // nil when no admin key is configured
+	Metrics      *metrics.Metrics
+	Pool         *pool.Pool // nil in passthrough mode
+	Keys         *keys.Service
+	Store        *sqlite.DB
+	Recorder     *usage.Recorder
+
 	transport *http.Transport
+	log       *slog.Logger
 }
 
 // NewLogger builds the process logger from the config.
@@ -36,94 +54,105 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// New builds the relay described by cfg.
-func New(cfg config.Config, log *slog.Logger) (*App, error) {
+// OpenStore opens (creating on first use) the embedded store in the data
+// directory, with secrets sealed by the master key.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlite.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	key, created, err := secrets.LoadKey(cfg.DataDir, cfg.MasterKey)
+	if err != nil {
+		return nil, err
+	}
+	if created && log != nil {
+		log.Warn("created a new master key: back it up with the database, tokens cannot be decrypted without it",
+			"file", filepath.Join(cfg.DataDir, secrets.KeyFileName))
+	}
+	box, err := secrets.NewBox(key)
+	if err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFileName), box)
+}
+
+// New builds the relay described by cfg, opening the store.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
 	tr, err := upstreamTransport(cfg)
 	if err != nil {
 		return nil, err
 	}
-	provider, err := newProvider(cfg, &http.Client{Transport: tr})
+	provider, err := NewProvider(cfg, &http.Client{Transport: tr})
 	if err != nil {
 		return nil, err
 	}
-	m := metrics.New()
-	rl := relay.New(provider, relay.Options{Attempts: cfg.RetryAttempts, Budget: cfg.RetryBudget, Backoff: cfg.RetryBackoff}, m, log)
+	st, err := OpenStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Metrics: metrics.New(), Store: st, transport: tr, log: log}
+	a.Keys = keys.NewService(st, nil, st)
+	a.Recorder = usage.NewRecorder(st, usage.Options{Retention: cfg.UsageRetention}, log)
 	var picker relay.Picker
 	if !cfg.Passthrough {
-		picker = relay.NewStaticPicker(cfg.QwenTokens, nil)
+		a.Pool = NewPool(cfg, st, provider, tr, a.Metrics, log)
+		if err := importEnvTokens(ctx, cfg, st, log); err != nil {
+			_ = st.Close()
+			return nil, err
+		}
+		if err := a.Pool.Load(ctx); err != nil {
+			_ = st.Close()
+			return nil, fmt.Errorf("load accounts: %w", err)
+		}
+		picker = a.Pool
 	}
+	rl := relay.New(provider, relay.Options{Attempts: cfg.RetryAttempts, Budget: cfg.RetryBudget, Backoff: cfg.RetryBackoff}, a.Metrics, log)
 	srv := server.New(server.Options{
 		APIKey: cfg.APIKey, Passthrough: cfg.Passthrough, MaxInFlight: cfg.MaxInFlight,
 		MaxRequestBytes: cfg.MaxRequestBytes, HeartbeatInterval: cfg.HeartbeatInterval,
 		ModelsTTL: cfg.ModelsTTL, CORSOrigins: cfg.CORSOrigins,
-	}, rl, picker, m, log)
-	return &App{Handler: srv.Handler(), Metrics: m, transport: tr}, nil
+		Keys: a.Keys, Usage: a.Recorder,
+	}, rl, picker, a.Metrics, log)
+	a.Handler = srv.Handler()
+	if cfg.AdminKey != "" && a.Pool != nil {
+		a.AdminHandler = admin.New(cfg.AdminKey, poolAccounts{a.Pool}, a.Keys, st, log)
+	}
+	return a, nil
 }
 
-// Close releases idle upstream connections.
-func (a *App) Close() { a.transport.CloseIdleConnections() }
-
-// upstreamTransport is the one transport for upstream calls: dial and TLS
-// timeouts but no overall timeout, so long answers live; the protocol
-// package enforces first-byte and idle timeouts itself.
-func upstreamTransport(cfg config.Config) (*http.Transport, error) {
-	proxy := http.ProxyFromEnvironment
-	if cfg.UpstreamProxy != "" {
-		u, err := url.Parse(cfg.UpstreamProxy)
-		if err != nil {
-			return nil, fmt.Errorf("upstream_proxy: %w", err)
-		}
-		proxy = http.ProxyURL(u)
+// NewPool builds the account pool from the config.
+func NewPool(cfg config.Config, st *sqlite.DB, provider *qwen.Client, tr *http.Transport, m *metrics.Metrics, log *slog.Logger) *pool.Pool {
+	var obs pool.Observer
+	if m != nil {
+		obs = m
 	}
-	idle := max(100, cfg.MaxInFlight)
-	tr := &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           (&net.Dialer{Timeout: cfg.ConnectTimeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSHandshakeTimeout:   cfg.ConnectTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          idle,
-		MaxIdleConnsPerHost:   idle,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-		// Answers are small frames: small buffers keep an open HTTP/1.1
-		// stream cheap (larger reads bypass the buffer anyway).
-		ReadBufferSize:  1024,
-		WriteBufferSize: 1024,
-	}
-	if cfg.UpstreamH2C {
-		p := new(http.Protocols)
-		p.SetUnencryptedHTTP2(true)
-		tr.Protocols = p
-	}
-	return tr, nil
+	return pool.New(pool.Options{
+		MaxConcurrent:    cfg.AccountMaxConcurrent,
+		MinInterval:      cfg.AccountMinInterval,
+		AcquireTimeout:   cfg.AcquireTimeout,
+		HealthInterval:   cfg.HealthInterval,
+		CheckQuarantined: cfg.CheckQuarantined,
+		RefreshBefore:    cfg.RefreshBefore,
+		BaseTransport:    tr,
+	}, st, provider, pool.NewMemoryLive(), obs, log)
 }
 
-func newProvider(cfg config.Config, hc *http.Client) (*qwen.Client, error) {
-	loc, err := time.LoadLocation(cfg.Timezone)
-	if err != nil {
-		return nil, err
+// Run runs the background work (pool upkeep, usage writing) until ctx ends.
+func (a *App) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = a.Recorder.Run(ctx)
+	}()
+	if a.Pool != nil {
+		a.Pool.Run(ctx)
 	}
-	h := qwen.DefaultHeaders()
-	h.Location = loc
-	if cfg.UserAgent != "" {
-		h.UserAgent = cfg.UserAgent
-	}
-	if cfg.ClientVersion != "" {
-		h.Version = cfg.ClientVersion
-	}
-	if cfg.BXVersion != "" {
-		h.BXV = cfg.BXVersion
-	}
-	return qwen.New(qwen.Options{
-		BaseURL:               cfg.UpstreamURL,
-		Protocol:              cfg.Protocol,
-		BodyStyle:             cfg.BodyStyle,
-		ThinkingFormat:        cfg.ThinkingFormat,
-		Headers:               h,
-		HTTPClient:            hc,
-		FirstByteTimeout:      cfg.FirstByteTimeout,
-		IdleTimeout:           cfg.IdleTimeout,
-		MaxBodyBytes:          cfg.UpstreamMaxBody,
-		DefaultThinkingBudget: cfg.ThinkingBudget,
-	})
+	<-done
+}
+
+// Close flushes queued usage rows and closes the store. Call it after the
+// HTTP servers have stopped and Run has returned.
+func (a *App) Close(ctx context.Context) error {
+	err := a.Recorder.Close(ctx)
+	a.transport.CloseIdleConnections()
+	return errors.Join(err, a.Store.Close())
 }

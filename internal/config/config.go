@@ -24,6 +24,27 @@ type Config struct {
 	// Passthrough uses the client's bearer token as the Qwen token.
 	Passthrough bool `yaml:"passthrough"`
 
+	// AllowUnauthenticated lets the relay listen on a non-loopback address
+	// with no API key (anyone who can reach it can use the accounts).
+	AllowUnauthenticated bool `yaml:"allow_unauthenticated"`
+
+	// DataDir holds the embedded database and the master key file.
+	DataDir string `yaml:"data_dir"`
+	// MasterKey encrypts Qwen tokens and passwords at rest (64 hex chars or
+	// base64 of 32 bytes); empty = DataDir/master.key, created on first run.
+	MasterKey string `yaml:"master_key"`
+	// AdminKey guards the admin API; empty = admin API off.
+	AdminKey    string `yaml:"admin_key"`
+	AdminListen string `yaml:"admin_listen"`
+
+	AccountMaxConcurrent int           `yaml:"account_max_concurrent"`
+	AccountMinInterval   time.Duration `yaml:"account_min_interval"`
+	AcquireTimeout       time.Duration `yaml:"acquire_timeout"`
+	HealthInterval       time.Duration `yaml:"health_interval"`
+	CheckQuarantined     bool          `yaml:"check_quarantined"`
+	RefreshBefore        time.Duration `yaml:"refresh_before"`
+	UsageRetention       time.Duration `yaml:"usage_retention"`
+
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
 	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
@@ -68,27 +89,35 @@ type Config struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		Listen:            "127.0.0.1:8080",
-		UpstreamURL:       "https://chat.qwen.ai",
-		Protocol:          "v2",
-		BodyStyle:         "browser",
-		ThinkingFormat:    "summary",
-		Timezone:          "Asia/Shanghai",
-		ConnectTimeout:    10 * time.Second,
-		FirstByteTimeout:  60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		HeartbeatInterval: 15 * time.Second,
-		RetryAttempts:     3,
-		RetryBudget:       30 * time.Second,
-		RetryBackoff:      300 * time.Millisecond,
-		MaxInFlight:       100,
-		MaxRequestBytes:   8 << 20,
-		UpstreamMaxBody:   128000,
-		ModelsTTL:         time.Hour,
-		CORSOrigins:       []string{"*"},
-		LogLevel:          "info",
-		LogFormat:         "json",
-		ShutdownTimeout:   30 * time.Second,
+		Listen:               "127.0.0.1:8080",
+		DataDir:              "./data",
+		AdminListen:          "127.0.0.1:8081",
+		AccountMaxConcurrent: 2,
+		AccountMinInterval:   time.Second,
+		AcquireTimeout:       30 * time.Second,
+		HealthInterval:       10 * time.Minute,
+		RefreshBefore:        24 * time.Hour,
+		UsageRetention:       90 * 24 * time.Hour,
+		UpstreamURL:          "https://chat.qwen.ai",
+		Protocol:             "v2",
+		BodyStyle:            "browser",
+		ThinkingFormat:       "summary",
+		Timezone:             "Asia/Shanghai",
+		ConnectTimeout:       10 * time.Second,
+		FirstByteTimeout:     60 * time.Second,
+		IdleTimeout:          120 * time.Second,
+		HeartbeatInterval:    15 * time.Second,
+		RetryAttempts:        3,
+		RetryBudget:          30 * time.Second,
+		RetryBackoff:         300 * time.Millisecond,
+		MaxInFlight:          100,
+		MaxRequestBytes:      8 << 20,
+		UpstreamMaxBody:      128000,
+		ModelsTTL:            time.Hour,
+		CORSOrigins:          []string{"*"},
+		LogLevel:             "info",
+		LogFormat:            "json",
+		ShutdownTimeout:      30 * time.Second,
 	}
 }
 
@@ -119,8 +148,16 @@ func (c *Config) Validate() error {
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("timezone %q: %v", c.Timezone, err)
 	}
-	if !c.Passthrough && len(c.QwenTokens) == 0 {
-		bad("no Qwen token: set QWENRELAY_QWEN_TOKENS (comma-separated) or qwen_tokens in the config file, or QWENRELAY_PASSTHROUGH=true to use each client's own token")
+	if c.DataDir == "" {
+		bad("data_dir must be set")
+	}
+	if c.AdminKey != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			bad("admin_listen %q: want host:port (%v)", c.AdminListen, err)
+		}
+	}
+	if !c.Passthrough && c.APIKey == "" && !c.ListenIsLoopback() && !c.AllowUnauthenticated {
+		bad("listen %q is reachable from other machines but no way to authenticate callers is set: set QWENRELAY_API_KEY (and create client keys), listen on 127.0.0.1, or opt in with QWENRELAY_ALLOW_UNAUTHENTICATED=true", c.Listen)
 	}
 	if c.Passthrough && c.APIKey != "" {
 		bad("api_key cannot be combined with passthrough: in passthrough mode the client's Bearer token is its own Qwen token")
@@ -142,6 +179,9 @@ func (c *Config) Validate() error {
 		{"heartbeat_interval", int64(c.HeartbeatInterval)},
 		{"models_ttl", int64(c.ModelsTTL)},
 		{"shutdown_timeout", int64(c.ShutdownTimeout)},
+		{"account_max_concurrent", int64(c.AccountMaxConcurrent)},
+		{"acquire_timeout", int64(c.AcquireTimeout)},
+		{"health_interval", int64(c.HealthInterval)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -151,7 +191,8 @@ func (c *Config) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    time.Duration
-	}{{"first_byte_timeout", c.FirstByteTimeout}, {"idle_timeout", c.IdleTimeout}, {"retry_budget", c.RetryBudget}, {"retry_backoff", c.RetryBackoff}} {
+	}{{"first_byte_timeout", c.FirstByteTimeout}, {"idle_timeout", c.IdleTimeout}, {"retry_budget", c.RetryBudget}, {"retry_backoff", c.RetryBackoff},
+		{"account_min_interval", c.AccountMinInterval}, {"refresh_before", c.RefreshBefore}, {"usage_retention", c.UsageRetention}} {
 		if p.v < 0 {
 			bad("%s must be >= 0 (0 disables it)", p.name)
 		}

@@ -37,7 +37,7 @@ func TestValidation(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no token", nil, nil, "no Qwen token"},
+		{"public without auth", map[string]string{"QWENRELAY_LISTEN": "0.0.0.0:8080"}, nil, "QWENRELAY_API_KEY"},
 		{"bad protocol", map[string]string{"QWENRELAY_QWEN_TOKENS": "t", "QWENRELAY_PROTOCOL": "v9"}, nil, "protocol"},
 		{"bad duration", map[string]string{"QWENRELAY_QWEN_TOKENS": "t", "QWENRELAY_IDLE_TIMEOUT": "soon"}, nil, "QWENRELAY_IDLE_TIMEOUT"},
 		{"bad bool", map[string]string{"QWENRELAY_PASSTHROUGH": "maybe"}, nil, "QWENRELAY_PASSTHROUGH"},

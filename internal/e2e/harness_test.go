@@ -62,6 +62,9 @@ func start(t testing.TB, s setup) *env {
 		tokens = append(tokens, emu.MintToken(u, s.tokenTT))
 	}
 	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.AccountMinInterval = time.Millisecond
+	cfg.AccountMaxConcurrent = 64
 	cfg.UpstreamURL = emuSrv.URL
 	cfg.QwenTokens = tokens
 	cfg.APIKey = apiKey
@@ -78,10 +81,16 @@ func start(t testing.TB, s setup) *env {
 	}
 	logs := &strings.Builder{}
 	lw := &lockedWriter{w: logs}
-	a, err := app.New(cfg, slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewJSONHandler(lw, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
+	bg, stopBG := context.WithCancel(context.Background())
+	bgDone := make(chan struct{})
+	go func() {
+		defer close(bgDone)
+		a.Run(bg)
+	}()
 	relaySrv := httptest.NewServer(a.Handler)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	httpc := &http.Client{Transport: tr}
@@ -92,7 +101,11 @@ func start(t testing.TB, s setup) *env {
 		tr.CloseIdleConnections()
 		relaySrv.CloseClientConnections()
 		relaySrv.Close()
-		a.Close()
+		stopBG()
+		<-bgDone
+		if err := a.Close(context.Background()); err != nil {
+			t.Errorf("closing the relay: %v", err)
+		}
 		emuSrv.CloseClientConnections()
 		emuSrv.Close()
 		for _, tok := range tokens {

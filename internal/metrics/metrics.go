@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
@@ -24,6 +25,9 @@ type Metrics struct {
 	inFlight       prometheus.Gauge
 	streamEnds     *prometheus.CounterVec
 	modelsRefresh  *prometheus.CounterVec
+	accounts       *prometheus.GaugeVec
+	stateChanges   *prometheus.CounterVec
+	keyLimits      *prometheus.CounterVec
 }
 
 // New registers all collectors on a fresh registry.
@@ -58,6 +62,16 @@ func New() *Metrics {
 			Name: "qwenrelay_models_refresh_total", Help: "Model list refreshes by result.",
 		}, []string{"result"}),
 	}
+	m.accounts = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "qwenrelay_accounts", Help: "Qwen accounts by state.",
+	}, []string{"state"})
+	m.stateChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "qwenrelay_account_state_changes_total", Help: "Account state transitions.",
+	}, []string{"from", "to"})
+	m.keyLimits = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "qwenrelay_key_limit_rejections_total", Help: "Requests refused by a client key's limit.",
+	}, []string{"limit"})
+	reg.MustRegister(m.accounts, m.stateChanges, m.keyLimits)
 	reg.MustRegister(m.requests, m.upstreamErrors, m.retries, m.ttft, m.duration, m.inFlight, m.streamEnds, m.modelsRefresh,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, k := range upstream.Kinds() {
@@ -101,3 +115,20 @@ func (m *Metrics) UpstreamError(kind upstream.Kind) {
 
 // Retry implements relay.Observer.
 func (m *Metrics) Retry() { m.retries.Inc() }
+
+// StateChange implements pool.Observer: "" as from or to means the account
+// appeared or was deleted.
+func (m *Metrics) StateChange(from, to store.AccountState) {
+	if from != "" {
+		m.accounts.WithLabelValues(string(from)).Dec()
+	}
+	if to != "" {
+		m.accounts.WithLabelValues(string(to)).Inc()
+	}
+	if from != "" && to != "" {
+		m.stateChanges.WithLabelValues(string(from), string(to)).Inc()
+	}
+}
+
+// KeyLimit counts a request refused by a client key's limit.
+func (m *Metrics) KeyLimit(limit string) { m.keyLimits.WithLabelValues(limit).Inc() }

@@ -77,6 +77,15 @@ func (s *Stream) Next() (upstream.Event, error) {
 	return ev, err
 }
 
+// AccountID is the pool account serving the answer (0 when the picker has
+// no accounts, as in passthrough mode).
+func (s *Stream) AccountID() int64 {
+	if a, ok := s.lease.(interface{ AccountID() int64 }); ok {
+		return a.AccountID()
+	}
+	return 0
+}
+
 // Buffered implements upstream.Buffered.
 func (s *Stream) Buffered() bool { return s.hasFirst || upstream.IsBuffered(s.s) }
 

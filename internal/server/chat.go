@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/openai"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/sse"
@@ -37,6 +38,18 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	if ri.key != nil && s.opts.Keys != nil {
+		release, err := s.opts.Keys.Admit(r.Context(), ri.key, ureq.Model)
+		if err != nil {
+			var le *keys.LimitError
+			if errors.As(err, &le) {
+				s.metrics.KeyLimit(le.Limit)
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		defer func() { release(int64(ri.usage.PromptTokens + ri.usage.CompletionTokens)) }()
 	}
 	picker := s.picker
 	if ri.clientCred != nil {
@@ -129,7 +142,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 		return
 	}
 	defer st.Close()
-	ri.attempts, ri.credential = st.Attempts, st.CredentialID
+	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
 
 	h := newHeader(s, req.Model)
 	bp := bufPool.Get().(*[]byte)
@@ -170,6 +183,7 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 	}
 	sw.stop()
 	res := st.Result()
+	ri.usage = res.Usage
 	buf = appendFrame(buf[:0], func(b []byte) []byte { return openai.AppendFinishChunk(b, &h, role, finishReason(res)) })
 	if req.IncludeUsage() {
 		u := usage(res.Usage)
@@ -214,7 +228,7 @@ func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, req *opena
 		return
 	}
 	defer st.Close()
-	ri.attempts, ri.credential = st.Attempts, st.CredentialID
+	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
 	var content, reasoning strings.Builder
 	finish := ""
 	for first := true; ; first = false {
@@ -241,6 +255,7 @@ func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, req *opena
 		}
 	}
 	res := st.Result()
+	ri.usage = res.Usage
 	if finish == "" {
 		finish = finishReason(res)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/openai"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
@@ -46,6 +47,8 @@ func mapError(err error, passthrough bool) mapped {
 		nc  *relay.NoCredentialError
 		ue  *upstream.Error
 		mbe *http.MaxBytesError
+		le  *keys.LimitError
+		mna *keys.ModelNotAllowedError
 	)
 	switch {
 	case errors.As(err, &re):
@@ -53,6 +56,11 @@ func mapError(err error, passthrough bool) mapped {
 	case errors.As(err, &mbe):
 		return mapped{status: http.StatusRequestEntityTooLarge, body: openai.NewError(openai.TypeInvalidRequest, "request_too_large", "",
 			fmt.Sprintf("request body larger than %d bytes; raise QWENRELAY_MAX_REQUEST_BYTES or send less", mbe.Limit)), kind: "request_too_large"}
+	case errors.As(err, &le):
+		return mapped{status: http.StatusTooManyRequests, body: openai.NewError(openai.TypeRateLimit, "rate_limit_exceeded", "",
+			"API key limit reached ("+le.Limit+"): "+le.Message), retryAfter: le.RetryAfter, kind: "key_limit_" + le.Limit}
+	case errors.As(err, &mna):
+		return mapped{status: http.StatusForbidden, body: openai.NewError(openai.TypePermission, "model_not_allowed", "model", mna.Error()), kind: "model_not_allowed"}
 	case errors.As(err, &ae):
 		return mapped{status: ae.Status, body: openai.NewError(ae.Type, ae.Code, ae.Param, ae.Message), retryAfter: ae.RetryAfter, kind: ae.Code}
 	case errors.As(err, &nc):

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/keys"
+	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
@@ -28,6 +31,9 @@ type reqInfo struct {
 	attempts   int
 	credential string
 	clientCred *upstream.Credential // passthrough: the caller's own token
+	key        *store.Key           // the caller's client key, nil for the bootstrap key or loopback
+	accountID  int64
+	usage      upstream.Usage
 }
 
 type ctxKey struct{}
@@ -84,7 +90,11 @@ func (s *Server) withRoute(route string, next http.Handler) http.Handler {
 					writeJSON(rec, r, http.StatusInternalServerError, errBody("server_error", "internal_error", "internal error; see the relay's log"))
 				}
 			}
-			s.logRequest(r, ri, rec.status())
+			status := rec.status()
+			s.logRequest(r, ri, status)
+			if route == "chat" {
+				s.recordUsage(ri, status)
+			}
 		}()
 		next.ServeHTTP(rec, r)
 	})
@@ -154,38 +164,57 @@ func (w *statusRecorder) status() int {
 }
 
 // auth admits callers: passthrough takes the Bearer token as the Qwen token;
-// otherwise the relay's key is required, or — with no key configured — the
-// caller must be on loopback.
+// otherwise a client key, the bootstrap key (QWENRELAY_API_KEY), or — with
+// no bootstrap key configured — any caller on loopback.
 func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token := bearer(r)
-		switch {
-		case s.opts.Passthrough:
+		if s.opts.Passthrough {
 			if token == "" {
 				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
 					Message: "Missing Authorization header: send 'Authorization: Bearer <your Qwen Chat token>' (this relay runs in passthrough mode)."})
 				return
 			}
-			ri := info(r.Context())
-			ri.clientCred = &upstream.Credential{ID: "client:" + Fingerprint(token), Token: token}
-		case s.opts.APIKey != "":
-			if token == "" {
-				token = r.Header.Get("X-Api-Key")
-			}
-			if subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) != 1 {
-				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-					Message: "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with the relay's key (QWENRELAY_API_KEY)."})
-				return
-			}
-		default:
-			if !isLoopback(r.RemoteAddr) {
-				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-					Message: "This relay has no API key configured and only accepts clients on this machine; the operator must set QWENRELAY_API_KEY."})
-				return
-			}
+			info(r.Context()).clientCred = &upstream.Credential{ID: "client:" + Fingerprint(token), Token: token}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if token == "" {
+			token = r.Header.Get("X-Api-Key")
+		}
+		if err := s.admitCaller(r, token); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+func (s *Server) admitCaller(r *http.Request, token string) error {
+	if token != "" && s.opts.APIKey != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) == 1 {
+		return nil // bootstrap key
+	}
+	if token != "" && s.opts.Keys != nil {
+		k, err := s.opts.Keys.Authenticate(r.Context(), token)
+		switch {
+		case err == nil:
+			info(r.Context()).key = k
+			return nil
+		case errors.Is(err, keys.ErrRevoked), errors.Is(err, keys.ErrExpired):
+			return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
+				Message: "This API key has been revoked or has expired; ask the operator for a new one."}
+		case !errors.Is(err, keys.ErrUnknownKey):
+			return err
+		}
+	}
+	if s.opts.APIKey == "" && isLoopback(r.RemoteAddr) {
+		return nil // local callers need no key while no bootstrap key is set
+	}
+	msg := "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key the operator created (qwenrelay keys create)."
+	if s.opts.APIKey == "" && s.opts.Keys == nil {
+		msg = "This relay has no API key configured and only accepts clients on this machine; the operator must set QWENRELAY_API_KEY."
+	}
+	return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key", Message: msg}
 }
 
 func bearer(r *http.Request) string {
@@ -274,4 +303,20 @@ func randomID(prefix string, n int) string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return prefix + string(b)
+}
+
+// recordUsage hands the request's accounting row to the usage sink.
+func (s *Server) recordUsage(ri *reqInfo, status int) {
+	if s.opts.Usage == nil || ri.model == "" {
+		return
+	}
+	var keyID int64
+	if ri.key != nil {
+		keyID = ri.key.ID
+	}
+	s.opts.Usage.Record(store.UsageRecord{
+		Time: ri.start, RequestID: ri.id, KeyID: keyID, AccountID: ri.accountID, Model: ri.model, Stream: ri.stream,
+		PromptTokens: ri.usage.PromptTokens, CompletionTokens: ri.usage.CompletionTokens, ReasoningTokens: ri.usage.ReasoningTokens,
+		TTFT: ri.ttft, Duration: s.opts.Now().Sub(ri.start), Status: status, ErrorKind: ri.errKind,
+	})
 }

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/qwenrelay/qwenrelay/internal/metrics"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
+	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
 // Options are the server's settings.
@@ -22,6 +24,22 @@ type Options struct {
 	ModelsTTL         time.Duration
 	CORSOrigins       []string
 	Now               func() time.Time
+	// Keys authenticates client keys and applies their limits; nil = only
+	// the bootstrap APIKey (and loopback) are accepted.
+	Keys KeyAuth
+	// Usage receives one row per chat request; nil = not recorded.
+	Usage UsageSink
+}
+
+// KeyAuth is what the server needs of the client key service.
+type KeyAuth interface {
+	Authenticate(ctx context.Context, plain string) (*store.Key, error)
+	Admit(ctx context.Context, key *store.Key, model string) (release func(tokens int64), err error)
+}
+
+// UsageSink records usage rows off the request path.
+type UsageSink interface {
+	Record(rec store.UsageRecord)
 }
 
 // Server serves the OpenAI-compatible API.
