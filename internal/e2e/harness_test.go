@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/app"
 	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
+	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,6 +40,28 @@ type env struct {
 	tokens   []string
 	logs     *lockedWriter
 	relayApp *app.App
+	admin    *httptest.Server
+	now      *clock
+	cfg      config.Config
+	closeApp func() error // stops background work and closes the store; idempotent
+}
+
+// clock is the emulator's adjustable clock (token expiry).
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
 }
 
 type setup struct {
@@ -45,10 +69,17 @@ type setup struct {
 	users   []string // one token minted per user
 	tokenTT time.Duration
 	cfg     func(*config.Config)
+	noEnv   bool // add no account from QWENRELAY_QWEN_TOKENS
 }
+
+const adminKey = "admin-e2e-key"
 
 func start(t testing.TB, s setup) *env {
 	t.Helper()
+	clk := &clock{}
+	if s.emu.Now == nil {
+		s.emu.Now = clk.Now
+	}
 	emu := qwenfake.New(s.emu)
 	emuSrv := httptest.NewServer(emu)
 	if len(s.users) == 0 {
@@ -66,8 +97,11 @@ func start(t testing.TB, s setup) *env {
 	cfg.AccountMinInterval = time.Millisecond
 	cfg.AccountMaxConcurrent = 64
 	cfg.UpstreamURL = emuSrv.URL
-	cfg.QwenTokens = tokens
+	if !s.noEnv {
+		cfg.QwenTokens = tokens
+	}
 	cfg.APIKey = apiKey
+	cfg.AdminKey = adminKey
 	cfg.RetryBackoff = 5 * time.Millisecond
 	cfg.RetryBudget = 3 * time.Second
 	cfg.FirstByteTimeout = 2 * time.Second
@@ -91,19 +125,30 @@ func start(t testing.TB, s setup) *env {
 		defer close(bgDone)
 		a.Run(bg)
 	}()
+	closeApp := sync.OnceValue(func() error {
+		stopBG()
+		<-bgDone
+		return a.Close(context.Background())
+	})
 	relaySrv := httptest.NewServer(a.Handler)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	httpc := &http.Client{Transport: tr}
-	e := &env{t: t, emu: emu, emuURL: emuSrv.URL, relay: relaySrv, httpc: httpc, tokens: tokens, logs: lw, relayApp: a}
+	e := &env{t: t, emu: emu, emuURL: emuSrv.URL, relay: relaySrv, httpc: httpc, tokens: tokens, logs: lw, relayApp: a, now: clk,
+		cfg: cfg, closeApp: closeApp}
+	if a.AdminHandler != nil {
+		e.admin = httptest.NewServer(a.AdminHandler)
+	}
 	e.client = openai.NewClient(option.WithBaseURL(relaySrv.URL+"/v1"), option.WithAPIKey(apiKey),
 		option.WithMaxRetries(0), option.WithHTTPClient(httpc))
 	t.Cleanup(func() {
 		tr.CloseIdleConnections()
 		relaySrv.CloseClientConnections()
 		relaySrv.Close()
-		stopBG()
-		<-bgDone
-		if err := a.Close(context.Background()); err != nil {
+		if e.admin != nil {
+			e.admin.CloseClientConnections()
+			e.admin.Close()
+		}
+		if err := closeApp(); err != nil {
 			t.Errorf("closing the relay: %v", err)
 		}
 		emuSrv.CloseClientConnections()
@@ -216,3 +261,70 @@ func openaiClient(e *env, token string) openai.Client {
 	return openai.NewClient(option.WithBaseURL(e.relay.URL+"/v1"), option.WithAPIKey(token),
 		option.WithMaxRetries(0), option.WithHTTPClient(e.httpc))
 }
+
+// adminDo calls the admin API and decodes its JSON answer into out.
+func (e *env) adminDo(method, path string, body any, out any) int {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = strings.NewReader(string(b))
+	}
+	req, _ := http.NewRequest(method, e.admin.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+adminKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, tok := range e.tokens {
+		if strings.Contains(string(b), tok) {
+			e.t.Fatalf("admin %s %s leaked a Qwen token", method, path)
+		}
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("admin %s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// accountView is the admin API's account.
+type accountView struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	State     string     `json:"state"`
+	Reason    string     `json:"reason"`
+	CoolUntil *time.Time `json:"cool_until"`
+	PunishURL string     `json:"punish_url"`
+}
+
+func (e *env) accounts() map[string]accountView {
+	e.t.Helper()
+	var out struct {
+		Data []accountView `json:"data"`
+	}
+	var raw json.RawMessage
+	if code := e.adminDo(http.MethodGet, "/admin/accounts", nil, &raw); code != 200 {
+		e.t.Fatalf("list accounts: %d", code)
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.Data == nil {
+		var list []accountView
+		if err := json.Unmarshal(raw, &list); err != nil {
+			e.t.Fatalf("accounts answer: %s", raw)
+		}
+		out.Data = list
+	}
+	m := map[string]accountView{}
+	for _, a := range out.Data {
+		m[a.Name] = a
+	}
+	return m
+}
+
+func errFmt(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+func storeFilter(keyID int64) store.UsageFilter { return store.UsageFilter{KeyID: keyID} }
