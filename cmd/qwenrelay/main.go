@@ -3,6 +3,9 @@
 //	qwenrelay [serve] [flags]   run the relay (default)
 //	qwenrelay emulator [flags]  run the Qwen Chat upstream emulator
 //	qwenrelay bench [flags]     load-test the relay against the emulator
+//	qwenrelay accounts ...      manage the Qwen accounts in the store
+//	qwenrelay keys ...          manage the client API keys
+//	qwenrelay usage [flags]     show usage records or per-day totals
 package main
 
 import (
@@ -25,17 +28,20 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return // help was asked for and printed
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "qwenrelay:", err)
-		}
+		fmt.Fprintln(os.Stderr, "qwenrelay:", err)
 		os.Exit(2)
 	}
 }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run runs the command in args. Every failure, misuse included, is an
+// error (exit code 2); flag.ErrHelp means help was printed.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
@@ -51,6 +57,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return qwenfake.Main(ctx, args, stdout, stderr)
 	case "bench":
 		return bench.Main(ctx, args, stdout, stderr)
+	case "accounts":
+		return (&cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).accountsCmd(ctx, args)
+	case "keys":
+		return (&cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).keysCmd(ctx, args)
+	case "usage":
+		if len(args) > 0 && args[0] == "help" {
+			args = []string{"-h"}
+		}
+		return (&cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).usageCmd(ctx, args)
 	case "version":
 		fmt.Fprintln(stdout, "qwenrelay", version)
 		return nil
@@ -70,5 +85,11 @@ Usage:
   qwenrelay emulator [flags]  run the Qwen Chat emulator used by tests and benchmarks
   qwenrelay bench [flags]     load-test the relay against the emulator
   qwenrelay version
+
+Operator commands (work on the store in --data-dir; a running relay picks up changes):
+  qwenrelay accounts add|list|enable|disable|delete|test   the Qwen accounts
+  qwenrelay keys create|list|revoke|update                 the client API keys
+  qwenrelay usage [--daily] [filters]                      usage records and per-day totals
+  (qwenrelay <command> help, or -h after a subcommand, for details)
 `)
 }
