@@ -125,9 +125,13 @@ func NewPool(cfg config.Config, st *sqlite.DB, provider *qwen.Client, tr *http.T
 	if m != nil {
 		obs = m
 	}
+	minInterval := cfg.AccountMinInterval
+	if minInterval == 0 {
+		minInterval = -1 // the pool reads 0 as "its default"; the config's 0 means no pacing
+	}
 	return pool.New(pool.Options{
 		MaxConcurrent:    cfg.AccountMaxConcurrent,
-		MinInterval:      cfg.AccountMinInterval,
+		MinInterval:      minInterval,
 		AcquireTimeout:   cfg.AcquireTimeout,
 		HealthInterval:   cfg.HealthInterval,
 		CheckQuarantined: cfg.CheckQuarantined,

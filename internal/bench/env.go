@@ -3,8 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/qwenrelay/qwenrelay/internal/app"
+	"github.com/qwenrelay/qwenrelay/internal/config"
+	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -99,8 +103,19 @@ func (e *env) startRelay(ctx context.Context, o *options, bin string, stderr io.
 		e.Missing["relay"] = "no emulator to relay to"
 		return
 	}
+	bootstrap := "bench-" + newID()
 	if e.apiKey == "" {
-		e.apiKey = "bench-" + newID()
+		e.apiKey = bootstrap
+	}
+	dataDir := filepath.Join(e.dir, "data")
+	if o.clientKey {
+		key, err := createClientKey(ctx, dataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "bench: %v\n", err)
+			e.Missing["relay"] = "could not create a client key: " + firstLine(err.Error())
+			return
+		}
+		e.apiKey = key
 	}
 	c, err := startChild(ctx, childSpec{
 		name: "relay", bin: bin, dir: e.dir,
@@ -108,8 +123,13 @@ func (e *env) startRelay(ctx context.Context, o *options, bin string, stderr io.
 		env: []string{
 			"QWENRELAY_UPSTREAM_URL=" + e.EmulatorURL,
 			"QWENRELAY_QWEN_TOKENS=" + strings.Join(e.tokens, ","),
-			"QWENRELAY_API_KEY=" + e.apiKey,
+			"QWENRELAY_API_KEY=" + bootstrap,
+			"QWENRELAY_DATA_DIR=" + dataDir,
 			"QWENRELAY_MAX_IN_FLIGHT=100000",
+			// Load, not anti-ban pacing, is what is measured here.
+			"QWENRELAY_ACCOUNT_MAX_CONCURRENT=100000",
+			"QWENRELAY_ACCOUNT_MIN_INTERVAL=0s",
+			"QWENRELAY_ACQUIRE_TIMEOUT=5m",
 			"QWENRELAY_LOG_LEVEL=" + o.logLevel,
 			"QWENRELAY_UPSTREAM_H2C=" + strconv.FormatBool(o.upstreamH2C),
 		},
@@ -156,4 +176,19 @@ func (e *env) close() {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// createClientKey makes an unlimited client key in the relay's store before
+// the relay starts, so requests take the managed-key path (lookup, limits,
+// usage rows) rather than the bootstrap key's.
+func createClientKey(ctx context.Context, dataDir string) (string, error) {
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	st, err := app.OpenStore(ctx, cfg, nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	plain, _, err := keys.NewService(st, nil, st).Create(ctx, keys.CreateParams{Name: "bench"})
+	return plain, err
 }
