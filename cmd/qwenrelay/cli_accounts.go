@@ -227,7 +227,7 @@ func (c *cli) accountsByID(ctx context.Context, verb string, args []string) erro
 	if err != nil {
 		return fmt.Errorf("accounts %s: %w", verb, notFoundHint(err))
 	}
-	fmt.Fprintf(c.stdout, "account %d %sd\n", id, strings.TrimSuffix(verb, "e"))
+	fmt.Fprintf(c.stdout, "account %d %sd\n", id, verb) // enabled, disabled, deleted
 	return nil
 }
 
