@@ -189,16 +189,31 @@ func fmtTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// fmtRelative adds how far t is from now: "2026-11-01T10:00:00Z (in 3h0m0s)".
+// fmtRelative adds how far t is from now: "2026-11-01T10:00:00Z (in 3d 4h)".
 func fmtRelative(t, now time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
-		return fmt.Sprintf("%s (in %s)", fmtTime(t), d)
+	d := t.Sub(now)
+	if d < 0 {
+		return fmt.Sprintf("%s (%s ago)", fmtTime(t), roughDuration(-d))
 	}
-	return fmt.Sprintf("%s (%s ago)", fmtTime(t), -d)
+	return fmt.Sprintf("%s (in %s)", fmtTime(t), roughDuration(d))
+}
+
+// roughDuration is d for a person: "3d 4h", "5h 12m", "4m 10s".
+func roughDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d >= 2*day:
+		d = d.Round(time.Hour)
+		return fmt.Sprintf("%dd %dh", d/day, d%day/time.Hour)
+	case d >= time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh %dm", d/time.Hour, d%time.Hour/time.Minute)
+	}
+	d = d.Round(time.Second)
+	return fmt.Sprintf("%dm %ds", d/time.Minute, d%time.Minute/time.Second)
 }
 
 // orDash returns s, or "-" when empty.
