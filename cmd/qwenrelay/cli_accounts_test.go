@@ -140,6 +140,11 @@ func TestAccountsTestFailure(t *testing.T) {
 	if len(list) != 1 || list[0].State != store.StateInvalid {
 		t.Fatalf("after a refused test: %+v, want invalid", list)
 	}
+	// Regression: loading an invalid account logged a warning on every
+	// list; the list shows the state, stderr stays quiet.
+	if _, errOut, _ := e.run("", "accounts", "list"); errOut != "" {
+		t.Errorf("accounts list wrote to stderr: %s", errOut)
+	}
 	// Enabling makes it active again (the admin replaced the token…).
 	e.ok("", "accounts", "enable", "1")
 	if list := e.accounts(); list[0].State != store.StateActive {

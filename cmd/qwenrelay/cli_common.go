@@ -19,7 +19,6 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/app"
 	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/pool"
-	"github.com/qwenrelay/qwenrelay/internal/qwen"
 	"github.com/qwenrelay/qwenrelay/internal/store/sqlite"
 )
 
@@ -49,7 +48,7 @@ func (c *cli) newTool(name, synopsis, about string) *toolCmd {
 	fs.SetOutput(c.stderr)
 	t := &toolCmd{fs: fs}
 	t.load = config.ToolFlags(fs, c.getenv)
-	t.logLevel = fs.String("log-level", "warn", "log level of this command: debug, info, warn or error")
+	t.logLevel = fs.String("log-level", "warn", "log level of this command: debug, info, warn or error (account state lines from info)")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprintf(out, "Usage: qwenrelay %s\n\n%s\n\nFlags:\n", synopsis, about)
@@ -100,8 +99,7 @@ type toolEnv struct {
 	cfg   config.Config
 	log   *slog.Logger
 	st    *sqlite.DB
-	pool  *pool.Pool
-	up    *qwen.Client
+	pool  *pool.Pool // nil unless opened withPool
 	close func()
 }
 
@@ -135,26 +133,40 @@ func (c *cli) open(ctx context.Context, t *toolCmd, create, withPool bool) (*too
 			log.Error("closing the store", "error", err)
 		}
 	}}
-	if !withPool {
-		return e, nil
+	if withPool {
+		if err := c.loadPool(ctx, e, level); err != nil {
+			e.close()
+			return nil, err
+		}
 	}
-	up, tr, err := app.NewUpstream(cfg)
+	return e, nil
+}
+
+// loadPool builds the upstream client and the account pool of e and loads
+// the accounts; e.close then also closes the client's idle connections.
+func (c *cli) loadPool(ctx context.Context, e *toolEnv, level slog.Level) error {
+	up, tr, err := app.NewUpstream(e.cfg)
 	if err != nil {
-		e.close()
-		return nil, fmt.Errorf("upstream client: %w", err)
+		return fmt.Errorf("upstream client: %w", err)
 	}
 	closeStore := e.close
-	e.up = up
 	e.close = func() {
 		tr.CloseIdleConnections()
 		closeStore()
 	}
-	e.pool = app.NewPool(cfg, st, up, tr, nil, log)
-	if err := e.pool.Load(ctx); err != nil {
-		e.close()
-		return nil, fmt.Errorf("load accounts: %w", err)
+	// The pool logs account state changes, at warn for invalid and
+	// quarantined accounts, also when it merely loads them: every list
+	// would repeat them. The commands print the states themselves, so the
+	// pool speaks only from --log-level info (or for errors).
+	poolLog := e.log
+	if level >= slog.LevelWarn {
+		poolLog = slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: max(level, slog.LevelError)}))
 	}
-	return e, nil
+	e.pool = app.NewPool(e.cfg, e.st, up, tr, nil, poolLog)
+	if err := e.pool.Load(ctx); err != nil {
+		return fmt.Errorf("load accounts: %w", err)
+	}
+	return nil
 }
 
 // readSecret reads the first line of r, without its line ending. what
