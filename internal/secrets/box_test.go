@@ -40,7 +40,9 @@ func TestSealOpenRoundTrip(t *testing.T) {
 			if !strings.HasPrefix(sealed, "v1:") {
 				t.Fatalf("sealed value lacks version prefix: %.10q", sealed)
 			}
-			if strings.Contains(sealed, plain) {
+			// Only plaintexts long enough not to occur in random base64 by
+			// chance (a one-letter "x" often does: that made this test flaky).
+			if len(plain) >= 8 && strings.Contains(sealed, plain) {
 				t.Fatal("sealed value contains the plaintext")
 			}
 		}
