@@ -2,6 +2,7 @@ package pool
 
 import (
 	"context"
+	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"slices"
 	"time"
 
@@ -54,7 +55,7 @@ func (p *Pool) Status(ctx context.Context) []AccountStatus {
 func (p *Pool) statusLocked(e *entry) AccountStatus {
 	a := &e.acct
 	st := AccountStatus{
-		ID: a.ID, Name: a.Name, Email: a.Email, TokenPrefix: maskToken(a.Token), TokenExpiry: a.TokenExpiry,
+		ID: a.ID, Name: a.Name, Email: a.Email, TokenPrefix: secrets.Mask(a.Token), TokenExpiry: a.TokenExpiry,
 		HasPassword: a.Password != "", HasProxy: a.Proxy != "",
 		State: a.State, Reason: a.StateReason, Since: a.StateSince, PunishURL: a.PunishURL,
 		MaxConcurrent: orDefault(a.MaxConcurrent, p.opts.MaxConcurrent),
@@ -68,17 +69,4 @@ func (p *Pool) statusLocked(e *entry) AccountStatus {
 		st.Models = []string{}
 	}
 	return st
-}
-
-// maskToken keeps a short prefix: enough to tell tokens apart in a list,
-// useless to an attacker.
-func maskToken(t string) string {
-	const keep = 12
-	if t == "" {
-		return ""
-	}
-	if len(t) <= keep*2 {
-		return "…"
-	}
-	return t[:keep] + "…"
 }
