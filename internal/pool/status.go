@@ -2,10 +2,10 @@ package pool
 
 import (
 	"context"
-	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"slices"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
