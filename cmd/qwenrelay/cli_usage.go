@@ -8,35 +8,8 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/store"
+	"github.com/qwenrelay/qwenrelay/internal/usage"
 )
-
-// usageRow is a usage record as the CLI shows it in JSON.
-type usageRow struct {
-	Time             time.Time `json:"time"`
-	RequestID        string    `json:"request_id"`
-	KeyID            int64     `json:"key_id"`
-	AccountID        int64     `json:"account_id"`
-	Model            string    `json:"model"`
-	Stream           bool      `json:"stream"`
-	Status           int       `json:"status"`
-	ErrorKind        string    `json:"error_kind,omitempty"`
-	PromptTokens     int       `json:"prompt_tokens"`
-	CompletionTokens int       `json:"completion_tokens"`
-	ReasoningTokens  int       `json:"reasoning_tokens"`
-	TTFTMS           int64     `json:"ttft_ms"`
-	DurationMS       int64     `json:"duration_ms"`
-}
-
-// dailyRow is one day's totals in JSON.
-type dailyRow struct {
-	Day              string `json:"day"`
-	Requests         int64  `json:"requests"`
-	Errors           int64  `json:"errors"`
-	PromptTokens     int64  `json:"prompt_tokens"`
-	CompletionTokens int64  `json:"completion_tokens"`
-	ReasoningTokens  int64  `json:"reasoning_tokens"`
-	TotalTokens      int64  `json:"total_tokens"`
-}
 
 // usageCmd runs "qwenrelay usage".
 func (c *cli) usageCmd(ctx context.Context, args []string) error {
@@ -57,10 +30,10 @@ func (c *cli) usageCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	var err error
-	if f.From, err = parseWhen(*from, false); err != nil {
+	if f.From, err = usage.ParseBound(*from, false); err != nil {
 		return fmt.Errorf("usage: --from: %w", err)
 	}
-	if f.To, err = parseWhen(*to, true); err != nil {
+	if f.To, err = usage.ParseBound(*to, true); err != nil {
 		return fmt.Errorf("usage: --to: %w", err)
 	}
 	switch {
@@ -82,39 +55,13 @@ func (c *cli) usageCmd(ctx context.Context, args []string) error {
 	return c.usageRows(ctx, e, f, *asJSON)
 }
 
-// parseWhen parses a UTC date or an RFC 3339 time; a date given as an end
-// (to) means the end of that day.
-func parseWhen(s string, end bool) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if d, err := time.Parse(time.DateOnly, s); err == nil {
-		if end {
-			d = d.AddDate(0, 0, 1)
-		}
-		return d, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%q: want a date (2026-11-01) or an RFC 3339 time (2026-11-01T15:04:05Z)", s)
-	}
-	return t, nil
-}
-
 func (c *cli) usageRows(ctx context.Context, e *toolEnv, f store.UsageFilter, asJSON bool) error {
 	rows, err := e.st.QueryUsage(ctx, f)
 	if err != nil {
 		return fmt.Errorf("usage: %w", err)
 	}
 	if asJSON {
-		out := make([]usageRow, 0, len(rows))
-		for _, r := range rows {
-			out = append(out, usageRow{Time: r.Time.UTC(), RequestID: r.RequestID, KeyID: r.KeyID, AccountID: r.AccountID,
-				Model: r.Model, Stream: r.Stream, Status: r.Status, ErrorKind: r.ErrorKind,
-				PromptTokens: r.PromptTokens, CompletionTokens: r.CompletionTokens, ReasoningTokens: r.ReasoningTokens,
-				TTFTMS: r.TTFT.Milliseconds(), DurationMS: r.Duration.Milliseconds()})
-		}
-		return writeJSON(c.stdout, out)
+		return writeJSON(c.stdout, usage.Rows(rows))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(c.stdout, "no usage records match")
@@ -141,11 +88,7 @@ func (c *cli) usageDaily(ctx context.Context, e *toolEnv, f store.UsageFilter, a
 	if err != nil {
 		return fmt.Errorf("usage: %w", err)
 	}
-	out := make([]dailyRow, 0, len(days))
-	for _, d := range days {
-		out = append(out, dailyRow{Day: d.Day, Requests: d.Requests, Errors: d.Errors, PromptTokens: d.PromptTokens,
-			CompletionTokens: d.CompletionTokens, ReasoningTokens: d.ReasoningTokens, TotalTokens: d.PromptTokens + d.CompletionTokens})
-	}
+	out := usage.Days(days)
 	if asJSON {
 		return writeJSON(c.stdout, out)
 	}

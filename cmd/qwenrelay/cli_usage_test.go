@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/qwenrelay/qwenrelay/internal/usage"
 	"strings"
 	"testing"
 	"time"
@@ -46,12 +47,12 @@ func TestUsage(t *testing.T) {
 		t.Errorf("rows are not newest first:\n%s", out)
 	}
 
-	var rows []usageRow
+	var rows []usage.Row
 	if err := json.Unmarshal([]byte(e.ok("", "usage", "--json", "--key", "1")), &rows); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) != 2 || rows[0].RequestID != "req-3" || rows[1].RequestID != "req-1" ||
-		rows[1].TTFTMS != 300 || rows[1].DurationMS != 2000 || rows[1].ReasoningTokens != 5 || !rows[1].Stream {
+		rows[1].TTFTMs != 300 || rows[1].DurationMs != 2000 || rows[1].ReasoningTokens != 5 || !rows[1].Stream {
 		t.Errorf("--key 1 rows = %+v", rows)
 	}
 
@@ -69,7 +70,7 @@ func TestUsage(t *testing.T) {
 	}
 	for _, f := range filters {
 		t.Run(f.name, func(t *testing.T) {
-			var rows []usageRow
+			var rows []usage.Row
 			if err := json.Unmarshal([]byte(e.ok("", append([]string{"usage", "--json"}, f.args...)...)), &rows); err != nil {
 				t.Fatal(err)
 			}
@@ -83,11 +84,11 @@ func TestUsage(t *testing.T) {
 		})
 	}
 
-	var days []dailyRow
+	var days []usage.Day
 	if err := json.Unmarshal([]byte(e.ok("", "usage", "--daily", "--json")), &days); err != nil {
 		t.Fatal(err)
 	}
-	want := []dailyRow{
+	want := []usage.Day{
 		{Day: "2026-11-01", Requests: 2, PromptTokens: 17, CompletionTokens: 23, ReasoningTokens: 5, TotalTokens: 40},
 		{Day: "2026-11-02", Requests: 1, Errors: 1},
 	}

@@ -70,14 +70,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, "qwenrelay", version)
 		return nil
 	case "help", "-h", "--help":
-		usage(stdout)
+		printUsage(stdout)
 		return nil
 	}
-	usage(stderr)
+	printUsage(stderr)
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func usage(w io.Writer) {
+func printUsage(w io.Writer) {
 	fmt.Fprint(w, `qwenrelay: the OpenAI API on top of Qwen Chat.
 
 Usage:

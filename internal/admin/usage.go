@@ -7,37 +7,11 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/store"
+	"github.com/qwenrelay/qwenrelay/internal/usage"
 )
 
 // maxUsageRows caps ?limit= on GET /admin/usage.
 const maxUsageRows = 10000
-
-type usageRow struct {
-	ID               int64     `json:"id"`
-	Time             time.Time `json:"time"`
-	RequestID        string    `json:"request_id"`
-	KeyID            int64     `json:"key_id"`
-	AccountID        int64     `json:"account_id"`
-	Model            string    `json:"model"`
-	Stream           bool      `json:"stream"`
-	PromptTokens     int       `json:"prompt_tokens"`
-	CompletionTokens int       `json:"completion_tokens"`
-	ReasoningTokens  int       `json:"reasoning_tokens"`
-	TTFTMs           int64     `json:"ttft_ms"`
-	DurationMs       int64     `json:"duration_ms"`
-	Status           int       `json:"status"`
-	ErrorKind        string    `json:"error_kind"`
-}
-
-type dailyRow struct {
-	Day              string `json:"day"`
-	Requests         int64  `json:"requests"`
-	Errors           int64  `json:"errors"`
-	PromptTokens     int64  `json:"prompt_tokens"`
-	CompletionTokens int64  `json:"completion_tokens"`
-	ReasoningTokens  int64  `json:"reasoning_tokens"`
-	TotalTokens      int64  `json:"total_tokens"`
-}
 
 // GET /admin/usage?key_id=&account_id=&model=&from=&to=&limit=
 func (h *handler) queryUsage(w http.ResponseWriter, r *http.Request) {
@@ -51,16 +25,7 @@ func (h *handler) queryUsage(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	out := make([]usageRow, 0, len(rows))
-	for _, u := range rows {
-		out = append(out, usageRow{
-			ID: u.ID, Time: u.Time, RequestID: u.RequestID, KeyID: u.KeyID, AccountID: u.AccountID, Model: u.Model,
-			Stream: u.Stream, PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens,
-			ReasoningTokens: u.ReasoningTokens, TTFTMs: u.TTFT.Milliseconds(), DurationMs: u.Duration.Milliseconds(),
-			Status: u.Status, ErrorKind: u.ErrorKind,
-		})
-	}
-	writeJSON(w, http.StatusOK, listOf(out))
+	writeJSON(w, http.StatusOK, listOf(usage.Rows(rows)))
 }
 
 // GET /admin/usage/daily?key_id=&account_id=&model=&from=&to=
@@ -75,13 +40,7 @@ func (h *handler) dailyUsage(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	out := make([]dailyRow, 0, len(days))
-	for _, d := range days {
-		out = append(out, dailyRow{Day: d.Day, Requests: d.Requests, Errors: d.Errors, PromptTokens: d.PromptTokens,
-			CompletionTokens: d.CompletionTokens, ReasoningTokens: d.ReasoningTokens,
-			TotalTokens: d.PromptTokens + d.CompletionTokens})
-	}
-	writeJSON(w, http.StatusOK, listOf(out))
+	writeJSON(w, http.StatusOK, listOf(usage.Days(days)))
 }
 
 // usageFilter parses the query. from/to take RFC 3339 or YYYY-MM-DD (UTC);
@@ -132,19 +91,9 @@ func queryID(q url.Values, name string) (int64, error) {
 }
 
 func queryTime(q url.Values, name string, endOfDay bool) (time.Time, error) {
-	s := q.Get(name)
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.DateOnly, s)
+	t, err := usage.ParseBound(q.Get(name), endOfDay)
 	if err != nil {
-		return time.Time{}, badRequest(name, "%s must be RFC 3339 (2025-01-02T15:04:05Z) or a date (2025-01-02)", name)
-	}
-	if endOfDay {
-		t = t.AddDate(0, 0, 1)
+		return time.Time{}, badRequest(name, "%s: %v", name, err)
 	}
 	return t, nil
 }
