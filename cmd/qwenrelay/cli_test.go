@@ -165,7 +165,7 @@ func TestMisuse(t *testing.T) {
 		{"keys create without name", []string{"keys", "create"}, "--name is required"},
 		{"keys update without change", []string{"keys", "update", "1"}, "nothing to change"},
 		{"expires and no-expiry", []string{"keys", "update", "1", "--expires", "1h", "--no-expiry"}, "exclude each other"},
-		{"bad usage date", []string{"usage", "--from", "yesterday"}, "want a date"},
+		{"bad usage date", []string{"usage", "--from", "yesterday"}, "want RFC 3339"},
 		{"usage range backwards", []string{"usage", "--from", "2026-11-02", "--to", "2026-11-01"}, "--from must be before --to"},
 		{"no database yet", []string{"accounts", "list"}, "no database at"},
 		{"bad config file", []string{"keys", "list", "--config", filepath.Join(t.TempDir(), "missing.yaml")}, "config file"},
