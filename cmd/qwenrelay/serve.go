@@ -54,6 +54,13 @@ func serve(ctx context.Context, cfg config.Config, logw io.Writer) error {
 			_ = sv.srv.Close()
 		}
 	}
+	// Handlers of connections cut by Close may still be finishing: their
+	// usage rows must be queued before the recorder drains.
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := a.WaitIdle(wctx); err != nil {
+		log.Warn("requests still running at shutdown; their usage rows may be lost", "error", err)
+	}
+	wcancel()
 	stopBG()
 	<-bgDone
 	if err := a.Close(sctx); err != nil {

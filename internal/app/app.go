@@ -41,6 +41,7 @@ type App struct {
 
 	transport *http.Transport
 	log       *slog.Logger
+	server    *server.Server
 }
 
 // NewLogger builds the process logger from the config.
@@ -112,7 +113,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ModelsTTL: cfg.ModelsTTL, CORSOrigins: cfg.CORSOrigins,
 		Keys: a.Keys, Usage: a.Recorder,
 	}, rl, picker, a.Metrics, log)
-	a.Handler = srv.Handler()
+	a.Handler, a.server = srv.Handler(), srv
 	if cfg.AdminKey != "" && a.Pool != nil {
 		a.AdminHandler = admin.New(cfg.AdminKey, poolAccounts{a.Pool}, a.Keys, st, log)
 	}
@@ -152,6 +153,10 @@ func (a *App) Run(ctx context.Context) {
 	}
 	<-done
 }
+
+// WaitIdle waits until no API request is being served, so their usage rows
+// are queued before Close; call it after the HTTP servers stopped.
+func (a *App) WaitIdle(ctx context.Context) error { return a.server.WaitIdle(ctx) }
 
 // Close flushes queued usage rows and closes the store. Call it after the
 // HTTP servers have stopped and Run has returned.

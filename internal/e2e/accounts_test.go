@@ -286,3 +286,31 @@ func newWith(e *env, key string) func(context.Context, openai.ChatCompletionNewP
 	c := openaiClient(e, key)
 	return c.Chat.Completions.New
 }
+
+// Regression: a stream the client abandoned was recorded with 0 tokens and
+// status 200, so a key could dodge its daily token quota by disconnecting.
+func TestUsageOfAbandonedStream(t *testing.T) {
+	e := start(t, setup{})
+	ctx, cancel := context.WithCancel(context.Background())
+	st := e.client.Chat.Completions.NewStreaming(ctx, params(model, directive("tokens=400 delay=5ms")))
+	for i := 0; i < 20 && st.Next(); i++ {
+	}
+	cancel()
+	st.Close()
+	e.relay.Close()
+	if err := e.closeApp(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := app.OpenStore(context.Background(), e.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rows, err := s.QueryUsage(context.Background(), storeFilter(0))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("rows %v %v", rows, err)
+	}
+	if r := rows[0]; r.Status != 499 || r.ErrorKind != "client_gone" || r.PromptTokens == 0 || r.CompletionTokens < 10 {
+		t.Fatalf("abandoned stream recorded as %+v", r)
+	}
+}

@@ -319,7 +319,11 @@ func TestClientDisconnectCancelsUpstream(t *testing.T) {
 }
 
 func TestConcurrentStreams(t *testing.T) {
-	e := start(t, setup{users: []string{"a", "b", "c"}, emu: qwenfake.Options{SplitWrites: 7}})
+	// Generous timeouts: under -race on two CPUs, 60 streams at once can be
+	// slow, and this test is about correctness, not speed.
+	e := start(t, setup{users: []string{"a", "b", "c"}, emu: qwenfake.Options{SplitWrites: 7}, cfg: func(c *config.Config) {
+		c.FirstByteTimeout, c.IdleTimeout = 30*time.Second, 30*time.Second
+	}})
 	var wg sync.WaitGroup
 	errs := make(chan string, 60)
 	for i := 0; i < 60; i++ {

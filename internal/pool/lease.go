@@ -37,11 +37,13 @@ func (l *lease) Release(outcome error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), l.p.opts.CallTimeout)
 	defer cancel()
+	// Demote (or re-login) before the slot is freed, so a waiter woken by
+	// the release cannot take an account that is about to be cooled.
+	l.p.apply(ctx, l.e, l.gen, outcome)
 	if err := l.p.live.Release(ctx, l.id); err != nil {
 		l.p.log.Warn("account slot not released", slog.Int64("account", l.id), slog.String("error", err.Error()))
 	}
 	l.p.notify()
-	l.p.apply(ctx, l.e, l.gen, outcome)
 }
 
 // apply holds an attempt's outcome against the account (or not).

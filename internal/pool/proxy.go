@@ -62,9 +62,9 @@ func parseProxy(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("proxy: not a URL")
 	}
 	switch u.Scheme {
-	case "http", "https", "socks5":
+	case "http", "https", "socks5", "socks5h":
 	default:
-		return nil, fmt.Errorf("proxy: scheme %q not supported (http, https or socks5)", u.Scheme)
+		return nil, fmt.Errorf("proxy: scheme %q not supported (http, https, socks5 or socks5h)", u.Scheme)
 	}
 	if u.Host == "" {
 		return nil, fmt.Errorf("proxy: no host")

@@ -72,12 +72,14 @@ func (s *stream) Next() (upstream.Event, error) {
 		if s.qi < len(s.queue) {
 			ev := s.queue[s.qi]
 			s.qi++
+			s.pause()
 			return ev, nil
 		}
 		if s.err != nil {
 			return upstream.Event{}, s.err
 		}
 		s.queue, s.qi = s.queue[:0], 0
+		s.resume()
 		ev, err := s.dec.Next()
 		if err != nil {
 			s.stop(s.readError(err))
@@ -116,6 +118,21 @@ func (s *stream) touch() {
 	}
 }
 
+// pause stops the idle timer while the caller handles an event: time spent
+// writing to a slow client is not upstream silence.
+func (s *stream) pause() {
+	if s.timer != nil && s.frames > 0 {
+		s.timer.Stop()
+	}
+}
+
+// resume re-arms the idle timer before the stream reads again.
+func (s *stream) resume() {
+	if s.timer != nil && s.frames > 0 && s.idle > 0 {
+		s.timer.Reset(s.idle)
+	}
+}
+
 // readError maps a failed read of the body to the stream's final error.
 func (s *stream) readError(err error) error {
 	if err == io.EOF {
@@ -150,8 +167,8 @@ func (s *stream) stop(err error) {
 	if err == nil {
 		err = io.EOF
 	}
+	s.res.Usage = s.h.usage() // also for a failed answer: tokens were spent
 	if err == io.EOF {
-		s.res.Usage = s.h.usage()
 		if s.res.FinishReason == "" {
 			s.res.FinishReason = "stop"
 		}
@@ -173,7 +190,14 @@ func (s *stream) release() {
 }
 
 // Result implements upstream.Stream.
-func (s *stream) Result() upstream.Result { return s.res }
+// Before the end it holds the usage reported so far.
+func (s *stream) Result() upstream.Result {
+	r := s.res
+	if s.err == nil {
+		r.Usage = s.h.usage()
+	}
+	return r
+}
 
 // Close implements upstream.Stream; safe to call more than once.
 func (s *stream) Close() error {

@@ -15,6 +15,10 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
+// ErrUnused is the outcome of a lease given back without any upstream call:
+// it frees the slot and says nothing about the credential.
+var ErrUnused = errors.New("relay: lease returned unused")
+
 // Options bound the retry loop.
 type Options struct {
 	Attempts int           // total attempts, >= 1
@@ -115,24 +119,26 @@ func (r *Relay) Open(ctx context.Context, picker Picker, req *upstream.ChatReque
 		lease, err := picker.Acquire(ctx, req.Model, tried)
 		if err != nil {
 			if lastErr != nil && ctx.Err() == nil {
-				return nil, lastErr // the upstream failure says more than "no credential left"
+				// The upstream failure says more than "no credential left",
+				// but the picker may know better when to come back.
+				return nil, withRetryAfter(lastErr, err)
 			}
 			return nil, err
 		}
 		cred := lease.Credential()
 		if attempt > 1 && cred.ID == lastID && boundToCredential(upstream.KindOf(lastErr)) {
 			// Only the failed credential is left; it would fail the same way.
-			lease.Release(nil)
+			lease.Release(ErrUnused)
 			return nil, lastErr
 		}
 		if attempt > 1 {
 			wait := r.backoff(attempt, lastErr, cred.ID == lastID)
 			if r.opts.Budget > 0 && time.Since(start)+wait > r.opts.Budget {
-				lease.Release(nil)
+				lease.Release(ErrUnused)
 				return nil, lastErr
 			}
 			if err := sleep(ctx, wait); err != nil {
-				lease.Release(nil)
+				lease.Release(ErrUnused)
 				return nil, err
 			}
 			if r.obs != nil {
@@ -206,6 +212,19 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// withRetryAfter returns upstreamErr carrying the picker's Retry-After when
+// that is longer (every credential cooling down until then).
+func withRetryAfter(upstreamErr, pickErr error) error {
+	var nc *NoCredentialError
+	ue, ok := upstream.AsError(upstreamErr)
+	if !ok || !errors.As(pickErr, &nc) || nc.RetryAfter <= ue.RetryAfter {
+		return upstreamErr
+	}
+	cp := *ue
+	cp.RetryAfter = nc.RetryAfter
+	return &cp
 }
 
 // boundToCredential reports failures that belong to the account, not to

@@ -168,3 +168,27 @@ func TestStaticPickerCooldown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Regression: when every credential was cooling down, the client got the
+// upstream's error without the picker's (longer) Retry-After.
+func TestRetryAfterFromPicker(t *testing.T) {
+	p := &scripted{plan: []func() (upstream.Stream, error){fail(upstream.KindRateLimited, 0)}}
+	r := New(p, Options{Attempts: 3, Backoff: time.Millisecond}, nil, nil)
+	picker := &coolingPicker{}
+	_, err := r.Open(context.Background(), picker, &upstream.ChatRequest{})
+	ue, ok := upstream.AsError(err)
+	if !ok || ue.Kind != upstream.KindRateLimited || ue.RetryAfter != time.Minute {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// coolingPicker hands out one credential, then says all are cooling.
+type coolingPicker struct{ n int }
+
+func (c *coolingPicker) Acquire(context.Context, string, []string) (Lease, error) {
+	c.n++
+	if c.n > 1 {
+		return nil, &NoCredentialError{Message: "cooling", RetryAfter: time.Minute}
+	}
+	return SinglePicker{Cred: upstream.Credential{ID: "x"}}.Acquire(context.Background(), "", nil)
+}

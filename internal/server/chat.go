@@ -130,19 +130,18 @@ func newHeader(s *Server, model string) openai.ChunkHeader {
 
 func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.ChatRequest, ureq *upstream.ChatRequest, picker relay.Picker) {
 	ctx, ri := r.Context(), info(r.Context())
-	sw := newSSEWriter(w, s.opts.HeartbeatInterval)
-	defer sw.stop()
+	// Until the answer has begun nothing is sent, so a failure keeps its
+	// HTTP status and Retry-After (SDKs retry on those).
 	st, err := s.relay.Open(ctx, picker, ureq)
 	if err != nil {
-		if sw.uncommitted() {
-			s.writeError(w, r, err)
-			return
-		}
-		s.endWithError(sw, r, err)
+		s.writeError(w, r, err)
 		return
 	}
 	defer st.Close()
+	defer func() { ri.usage = st.Result().Usage }() // tokens spent, however the answer ended
 	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
+	sw := newSSEWriter(w, s.opts.HeartbeatInterval, s.opts.ClientWriteTimeout)
+	defer sw.close()
 
 	h := newHeader(s, req.Model)
 	bp := bufPool.Get().(*[]byte)
@@ -183,7 +182,6 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 	}
 	sw.stop()
 	res := st.Result()
-	ri.usage = res.Usage
 	buf = appendFrame(buf[:0], func(b []byte) []byte { return openai.AppendFinishChunk(b, &h, role, finishReason(res)) })
 	if req.IncludeUsage() {
 		u := usage(res.Usage)
@@ -228,6 +226,7 @@ func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, req *opena
 		return
 	}
 	defer st.Close()
+	defer func() { ri.usage = st.Result().Usage }()
 	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
 	var content, reasoning strings.Builder
 	finish := ""
@@ -255,7 +254,6 @@ func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, req *opena
 		}
 	}
 	res := st.Result()
-	ri.usage = res.Usage
 	if finish == "" {
 		finish = finishReason(res)
 	}

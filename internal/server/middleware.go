@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/keys"
+	"github.com/qwenrelay/qwenrelay/internal/sse"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
@@ -86,8 +87,12 @@ func (s *Server) withRoute(route string, next http.Handler) http.Handler {
 				}
 				s.log.Error("panic", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
 				ri.errKind = "panic"
-				if !rec.wrote {
+				switch {
+				case !rec.wrote:
 					writeJSON(rec, r, http.StatusInternalServerError, errBody("server_error", "internal_error", "internal error; see the relay's log"))
+				case strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream"):
+					// The stream had begun: end it visibly, never silently.
+					_, _ = rec.Write(append([]byte(`data: {"error":{"message":"internal error; see the relay's log","type":"server_error","param":null,"code":"internal_error"}}`+"\n\n"), sse.Done...))
 				}
 			}
 			status := rec.status()
@@ -313,6 +318,9 @@ func (s *Server) recordUsage(ri *reqInfo, status int) {
 	var keyID int64
 	if ri.key != nil {
 		keyID = ri.key.ID
+	}
+	if ri.errKind == "client_gone" {
+		status = StatusClientClosed
 	}
 	s.opts.Usage.Record(store.UsageRecord{
 		Time: ri.start, RequestID: ri.id, KeyID: keyID, AccountID: ri.accountID, Model: ri.model, Stream: ri.stream,

@@ -29,6 +29,9 @@ type Options struct {
 	Keys KeyAuth
 	// Usage receives one row per chat request; nil = not recorded.
 	Usage UsageSink
+	// ClientWriteTimeout bounds each write to a streaming client; a client
+	// that reads nothing for that long is dropped. 0 = 60s.
+	ClientWriteTimeout time.Duration
 }
 
 // KeyAuth is what the server needs of the client key service.
@@ -57,6 +60,9 @@ type Server struct {
 func New(opts Options, r *relay.Relay, picker relay.Picker, m *metrics.Metrics, log *slog.Logger) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.ClientWriteTimeout == 0 {
+		opts.ClientWriteTimeout = 60 * time.Second
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -90,6 +96,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metrics.Handler(), http.MethodGet)))
 	mux.Handle("/", s.withRoute("not_found", http.HandlerFunc(s.handleNotFound)))
 	return s.requestID(s.cors(mux))
+}
+
+// WaitIdle waits until no API request is being served (their usage rows
+// are then recorded), or ctx ends. Call it after the HTTP server stopped.
+func (s *Server) WaitIdle(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.inFlight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

@@ -458,6 +458,7 @@ func TestHeartbeatWhileUpstreamSilent(t *testing.T) {
 	release := make(chan struct{})
 	prov := &fakeProvider{open: func(ctx context.Context, _ upstream.Credential, _ *upstream.ChatRequest) (upstream.Stream, error) {
 		ch := make(chan upstream.Event, 1)
+		ch <- upstream.Event{Type: upstream.EventContent, Text: "early"}
 		go func() {
 			<-release
 			ch <- upstream.Event{Type: upstream.EventContent, Text: "late"}
@@ -468,15 +469,54 @@ func TestHeartbeatWhileUpstreamSilent(t *testing.T) {
 	ts := newTestServer(t, Options{HeartbeatInterval: 5 * time.Millisecond}, prov)
 	resp := ts.post(t, "/v1/chat/completions", `{"model":"qwen3.7-plus","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
 	br := bufio.NewReader(resp.Body)
-	line, err := br.ReadString('\n')
-	if err != nil || line != ": keep-alive\n" {
-		t.Fatalf("want a heartbeat first, got %q %v", line, err)
+	first, _ := br.ReadString('\n')
+	_, _ = br.ReadString('\n')
+	beat, err := br.ReadString('\n')
+	if !strings.Contains(first, "early") || err != nil || beat != ": keep-alive\n" {
+		t.Fatalf("want the first chunk then a heartbeat while the upstream is silent, got %q %q %v", first, beat, err)
 	}
 	close(release)
 	data, _ := sseData(t, br)
-	chunks := decodeChunks(t, data)
-	if *chunks[0].Choices[0].Delta.Content != "late" {
+	if !strings.Contains(strings.Join(data, ""), "late") || data[len(data)-1] != "[DONE]" {
 		t.Fatalf("got %q", data)
+	}
+}
+
+// A client that stops reading must not hold its slot forever: the write
+// deadline drops it (regression: the handler blocked in Write forever).
+func TestStalledClientIsDropped(t *testing.T) {
+	closed := make(chan struct{})
+	prov := &fakeProvider{open: func(ctx context.Context, _ upstream.Credential, _ *upstream.ChatRequest) (upstream.Stream, error) {
+		ch := make(chan upstream.Event, 1)
+		big := strings.Repeat("x", 64<<10)
+		go func() {
+			defer close(closed)
+			for {
+				select {
+				case ch <- upstream.Event{Type: upstream.EventContent, Text: big}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		return &chanStream{ctx: ctx, ch: ch}, nil
+	}}
+	ts := newTestServer(t, Options{ClientWriteTimeout: 200 * time.Millisecond}, prov)
+	resp := ts.post(t, "/v1/chat/completions", `{"model":"qwen3.7-plus","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	_ = resp // never read: the socket buffers fill up
+	select {
+	case <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the handler is still writing to a client that reads nothing")
+	}
+	if n := ts.srv.inFlight.Load(); n != 0 {
+		deadline := time.Now().Add(5 * time.Second)
+		for ts.srv.inFlight.Load() != 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if ts.srv.inFlight.Load() != 0 {
+			t.Fatal("request still counted in flight")
+		}
 	}
 }
 

@@ -10,8 +10,8 @@ import (
 
 // sseWriter writes one SSE response. It is shared by the handler goroutine
 // and a heartbeat timer (time.AfterFunc: no goroutine exists between beats),
-// so every write holds mu. Until the first write the response is
-// uncommitted and an error can still be sent with its real status.
+// so every write holds mu. Every write has a deadline: a client that stops
+// reading is treated as gone instead of holding its account forever.
 type sseWriter struct {
 	mu       sync.Mutex
 	w        http.ResponseWriter
@@ -21,6 +21,7 @@ type sseWriter struct {
 	failed   bool // a write failed: the client is gone
 	interval time.Duration
 	timer    *time.Timer
+	writeTO  time.Duration
 	// Frames written while the upstream already has the next one buffered
 	// are flushed together; holdTimer bounds how long they may wait.
 	pending   bool
@@ -35,9 +36,10 @@ const maxHold = 2 * time.Millisecond
 var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
 
 // newSSEWriter arms the heartbeat: if nothing is written for interval, a
-// comment is sent (committing the 200 SSE headers if needed).
-func newSSEWriter(w http.ResponseWriter, interval time.Duration) *sseWriter {
-	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval}
+// comment is sent (committing the 200 SSE headers if needed). writeTimeout
+// bounds each write to the client.
+func newSSEWriter(w http.ResponseWriter, interval, writeTimeout time.Duration) *sseWriter {
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval, writeTO: writeTimeout}
 	if interval > 0 {
 		s.mu.Lock() // beat must not run before s.timer is set
 		s.timer = time.AfterFunc(interval, s.beat)
@@ -72,6 +74,7 @@ func (s *sseWriter) startLocked() {
 
 func (s *sseWriter) writeLocked(b []byte) bool {
 	s.startLocked()
+	s.deadlineLocked()
 	if _, err := s.w.Write(b); err != nil {
 		s.failed = true
 		return false
@@ -107,6 +110,7 @@ func (s *sseWriter) write(frame []byte, more bool) bool {
 
 func (s *sseWriter) bufferLocked(frame []byte) bool {
 	s.startLocked()
+	s.deadlineLocked()
 	if _, err := s.w.Write(frame); err != nil {
 		s.failed = true
 		return false
@@ -131,18 +135,28 @@ func (s *sseWriter) flushHeld() {
 		return
 	}
 	s.pending = false
+	s.deadlineLocked()
 	if err := s.rc.Flush(); err != nil {
 		s.failed = true
 	}
 }
 
-// uncommitted stops the heartbeat and reports whether nothing was sent yet,
-// in which case the caller may still answer with a plain JSON error.
-func (s *sseWriter) uncommitted() bool {
+// deadlineLocked bounds the next write (a flush can block on a full socket).
+func (s *sseWriter) deadlineLocked() {
+	if s.writeTO > 0 {
+		_ = s.rc.SetWriteDeadline(time.Now().Add(s.writeTO))
+	}
+}
+
+// close stops the writer and clears the write deadline, which would
+// otherwise outlive this request on a kept-alive connection.
+func (s *sseWriter) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()
-	return !s.started
+	if s.writeTO > 0 {
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
 }
 
 // stop disarms the heartbeat; the handler must call it before returning.

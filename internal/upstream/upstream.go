@@ -74,7 +74,8 @@ type Stream interface {
 	// Next returns the next event, io.EOF at the normal end, or an error
 	// (typically *Error) when the answer failed.
 	Next() (Event, error)
-	// Result is valid after Next returned io.EOF.
+	// Result is complete after Next returned io.EOF; before that (or after
+	// a failure) Usage holds what the upstream reported so far.
 	Result() Result
 	// Close releases the connection; safe to call more than once.
 	Close() error
