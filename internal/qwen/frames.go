@@ -150,25 +150,32 @@ func (h *v2Handler) finished() bool { return h.done }
 
 func (h *v2Handler) usage() upstream.Usage { return h.acc.result() }
 
-func (h *v2Handler) frame(s *stream, data []byte) error {
+// openFrame is what every frame of both protocols needs first: it notes
+// [DONE], turns error frames into errors, records usage, and returns the
+// assistant delta to handle (ok false when there is none).
+func openFrame(data []byte, done *bool, acc *usageAcc) (d delta, ok bool, err error) {
 	if isDone(data) {
-		h.done = true
-		return nil
+		*done = true
+		return d, false, nil
 	}
-	js := view(data)
-	top, err := parseTop(js)
+	top, err := parseTop(view(data))
 	if err != nil {
-		return err
+		return d, false, err
 	}
 	if top.failed {
-		return classifyFrame(data)
+		return d, false, classifyFrame(data)
 	}
 	if top.usage.IsObject() {
-		h.acc.record(top.usage)
+		acc.record(top.usage)
 	}
-	d, ok := parseDelta(top.choices)
-	if !ok || d.foreign() {
-		return nil
+	d, ok = parseDelta(top.choices)
+	return d, ok && !d.foreign(), nil
+}
+
+func (h *v2Handler) frame(s *stream, data []byte) error {
+	d, ok, err := openFrame(data, &h.done, &h.acc)
+	if !ok {
+		return err
 	}
 	switch phase := d.phase.Str; phase {
 	case "answer", "":

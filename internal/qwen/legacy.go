@@ -23,23 +23,9 @@ func (h *legacyHandler) finished() bool { return h.done }
 func (h *legacyHandler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *legacyHandler) frame(s *stream, data []byte) error {
-	if isDone(data) {
-		h.done = true
-		return nil
-	}
-	top, err := parseTop(view(data))
-	if err != nil {
+	d, ok, err := openFrame(data, &h.done, &h.acc)
+	if !ok {
 		return err
-	}
-	if top.failed {
-		return classifyFrame(data)
-	}
-	if top.usage.IsObject() {
-		h.acc.record(top.usage)
-	}
-	d, ok := parseDelta(top.choices)
-	if !ok || d.foreign() {
-		return nil
 	}
 	if d.finish.Str != "" {
 		s.res.FinishReason = strings.Clone(d.finish.Str)
