@@ -194,8 +194,3 @@ func splitList(v string) []string {
 	}
 	return out
 }
-
-// Usage writes the flag list with env names, for --help.
-func Usage(w io.Writer) {
-	_, _ = Load([]string{"-h"}, func(string) string { return "" }, w)
-}

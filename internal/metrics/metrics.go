@@ -85,9 +85,6 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
 }
 
-// Registry exposes the registry so other packages can register collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Request records one finished HTTP request.
 func (m *Metrics) Request(route string, status int, seconds float64) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()

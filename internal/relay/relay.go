@@ -236,8 +236,3 @@ func boundToCredential(k upstream.Kind) bool {
 	}
 	return false
 }
-
-// IsClientGone reports whether err only means the caller went away.
-func IsClientGone(err error) bool {
-	return errors.Is(err, context.Canceled)
-}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -92,7 +94,7 @@ func TestOpenRetries(t *testing.T) {
 			p := &scripted{plan: tt.plan}
 			tokens := []string{"a", "b", "c"}[:tt.tokens]
 			r := New(p, Options{Attempts: tt.attempts, Budget: tt.budget, Backoff: time.Millisecond}, nil, nil)
-			st, err := r.Open(context.Background(), NewStaticPicker(tokens, nil), &upstream.ChatRequest{Model: "m"})
+			st, err := r.Open(context.Background(), newRotation(tokens), &upstream.ChatRequest{Model: "m"})
 			if tt.wantKind == upstream.KindUnknown {
 				if err != nil {
 					t.Fatalf("Open: %v", err)
@@ -128,44 +130,12 @@ func TestOpenClientGoneDuringBackoff(t *testing.T) {
 	r := New(p, Options{Attempts: 3, Backoff: time.Hour}, nil, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	_, err := r.Open(ctx, NewStaticPicker([]string{"a"}, nil), &upstream.ChatRequest{})
+	_, err := r.Open(ctx, newRotation([]string{"a"}), &upstream.ChatRequest{})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
 	if len(p.calls) != 1 {
 		t.Fatalf("calls = %v", p.calls)
-	}
-}
-
-func TestStaticPickerCooldown(t *testing.T) {
-	now := time.Unix(1000, 0)
-	p := NewStaticPicker([]string{"a", "b"}, func() time.Time { return now })
-	ctx := context.Background()
-	l1, _ := p.Acquire(ctx, "", nil)
-	l1.Release(&upstream.Error{Kind: upstream.KindQuota, RetryAfter: time.Hour})
-	for i := 0; i < 3; i++ {
-		l, err := p.Acquire(ctx, "", nil)
-		if err != nil || l.Credential().ID != "token-2" {
-			t.Fatalf("want token-2 while token-1 cools, got %v %v", l, err)
-		}
-		l.Release(nil)
-	}
-	l2, _ := p.Acquire(ctx, "", nil)
-	l2.Release(&upstream.Error{Kind: upstream.KindRateLimited, RetryAfter: time.Minute})
-	_, err := p.Acquire(ctx, "", nil)
-	var nc *NoCredentialError
-	if !errors.As(err, &nc) || nc.RetryAfter != time.Minute {
-		t.Fatalf("want NoCredentialError retry after 1m, got %v", err)
-	}
-	now = now.Add(2 * time.Minute)
-	l, err := p.Acquire(ctx, "", nil)
-	if err != nil || l.Credential().ID != "token-2" {
-		t.Fatalf("token-2 should be back: %v %v", l, err)
-	}
-	// A client that went away is not held against the token.
-	l.Release(context.Canceled)
-	if _, err := p.Acquire(ctx, "", nil); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -191,4 +161,25 @@ func (c *coolingPicker) Acquire(context.Context, string, []string) (Lease, error
 		return nil, &NoCredentialError{Message: "cooling", RetryAfter: time.Minute}
 	}
 	return SinglePicker{Cred: upstream.Credential{ID: "x"}}.Acquire(context.Background(), "", nil)
+}
+
+// rotation hands out tokens in order, preferring ones the request has not
+// tried; with all tried it reuses the first (a single token is reused).
+type rotation struct{ creds []upstream.Credential }
+
+func newRotation(tokens []string) *rotation {
+	r := &rotation{}
+	for i, t := range tokens {
+		r.creds = append(r.creds, upstream.Credential{ID: "token-" + strconv.Itoa(i+1), Token: t})
+	}
+	return r
+}
+
+func (r *rotation) Acquire(ctx context.Context, _ string, tried []string) (Lease, error) {
+	for _, c := range r.creds {
+		if !slices.Contains(tried, c.ID) {
+			return SinglePicker{Cred: c}.Acquire(ctx, "", nil)
+		}
+	}
+	return SinglePicker{Cred: r.creds[0]}.Acquire(ctx, "", nil)
 }

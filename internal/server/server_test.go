@@ -92,10 +92,11 @@ func newTestServer(t *testing.T, opts Options, prov *fakeProvider) *testServer {
 	if opts.HeartbeatInterval == 0 {
 		opts.HeartbeatInterval = time.Hour
 	}
-	rl := relay.New(prov, relay.Options{Attempts: 2, Backoff: time.Millisecond}, nil, nil)
+	// A bounded budget: a Retry-After longer than it ends the retries at once.
+	rl := relay.New(prov, relay.Options{Attempts: 2, Backoff: time.Millisecond, Budget: time.Second}, nil, nil)
 	var picker relay.Picker
 	if !opts.Passthrough {
-		picker = relay.NewStaticPicker([]string{"tok-a", "tok-b"}, nil)
+		picker = relay.SinglePicker{Cred: upstream.Credential{ID: "token-1", Token: "tok-a"}}
 	}
 	s := New(opts, rl, picker, metrics.New(), nil)
 	ts := httptest.NewServer(s.Handler())
