@@ -12,18 +12,27 @@ import (
 // Order of checks, outermost first: WAF (RequireHeaders), body size (the
 // captcha JSON above MaxBodyBytes), token, then the account's and the
 // directive's failure, then request validation.
-func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
+// admitCompletion is the start of both completion endpoints, in the
+// upstream's order: required headers (v2 only), the body size rule (over
+// the limit: the captcha answer), then the token. ok is false when an answer
+// was already written; readErr reports a body that could not be read.
+func (s *Server) admitCompletion(w http.ResponseWriter, r *http.Request, v2 bool) (body []byte, uid string, ok bool, readErr error) {
 	s.stats.completions.Add(1)
-	if !s.checkHeaders(w, r) {
-		return
+	if v2 && !s.checkHeaders(w, r) {
+		return nil, "", false, nil
 	}
-	body, err := s.readBody(r, s.opts.MaxBodyBytes)
-	if errors.Is(err, errTooLarge) {
+	body, readErr = s.readBody(r, s.opts.MaxBodyBytes)
+	if errors.Is(readErr, errTooLarge) {
 		s.stats.fail(ModeCaptcha)
 		s.writePreStream(s.newOut(w, r), r, ModeCaptcha)
-		return
+		return nil, "", false, nil
 	}
-	uid, ok := s.authenticate(w, r)
+	uid, ok = s.authenticate(w, r)
+	return body, uid, ok, readErr
+}
+
+func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
+	body, uid, ok, err := s.admitCompletion(w, r, true)
 	if !ok {
 		return
 	}

@@ -2,7 +2,6 @@ package qwenfake
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 )
 
@@ -13,14 +12,7 @@ import (
 // Errors of request validation are Open WebUI style 400 {"detail": …};
 // failure modes behave as on v2.
 func (s *Server) handleLegacy(w http.ResponseWriter, r *http.Request) {
-	s.stats.completions.Add(1)
-	body, err := s.readBody(r, s.opts.MaxBodyBytes)
-	if errors.Is(err, errTooLarge) {
-		s.stats.fail(ModeCaptcha)
-		s.writePreStream(s.newOut(w, r), r, ModeCaptcha)
-		return
-	}
-	uid, ok := s.authenticate(w, r)
+	body, uid, ok, err := s.admitCompletion(w, r, false)
 	if !ok {
 		return
 	}
