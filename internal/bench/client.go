@@ -100,6 +100,25 @@ func post(ctx context.Context, c *http.Client, url, auth string, body []byte, ac
 
 // requireSSE fails a 200 answer that is not an event stream (the Qwen web
 // API reports errors as 200 + JSON).
+// postStream posts body, requires an SSE answer and reads it with read;
+// op names the call in errors.
+func postStream(ctx context.Context, c *http.Client, url, auth string, body []byte, op string,
+	read func(io.Reader, func()) (string, error), onFirst func()) (string, error) {
+	resp, err := post(ctx, c, url, auth, body, "text/event-stream")
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	defer finish(resp.Body)
+	if err := requireSSE(resp); err != nil {
+		return "", fmt.Errorf("%s: %w", op, err)
+	}
+	text, err := read(resp.Body, onFirst)
+	if err != nil {
+		return text, fmt.Errorf("%s: %w", op, err)
+	}
+	return text, nil
+}
+
 func requireSSE(resp *http.Response) error {
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/event-stream") {
 		return fmt.Errorf("not an event stream (Content-Type %q): %s", ct, drainSnippet(resp.Body))

@@ -93,19 +93,7 @@ func (c *directClient) stream(ctx context.Context, prompt string, onFirst func()
 		return "", err
 	}
 	u := c.base + "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-	resp, err := post(ctx, c.http, u, token, body, "text/event-stream")
-	if err != nil {
-		return "", fmt.Errorf("completions: %w", err)
-	}
-	if err := requireSSE(resp); err != nil {
-		return "", fmt.Errorf("completions: %w", err)
-	}
-	defer finish(resp.Body)
-	text, err := readQwenStream(resp.Body, onFirst)
-	if err != nil {
-		return text, fmt.Errorf("completions: %w", err)
-	}
-	return text, nil
+	return postStream(ctx, c.http, u, token, body, "completions", readQwenStream, onFirst)
 }
 
 func (c *directClient) newChat(ctx context.Context, token string) (string, error) {

@@ -51,19 +51,7 @@ func (c *relayClient) stream(ctx context.Context, prompt string, onFirst func())
 	if err != nil {
 		return "", err
 	}
-	resp, err := post(ctx, c.http, c.url, c.key, body, "text/event-stream")
-	if err != nil {
-		return "", fmt.Errorf("chat/completions: %w", err)
-	}
-	if err := requireSSE(resp); err != nil {
-		return "", fmt.Errorf("chat/completions: %w", err)
-	}
-	defer finish(resp.Body)
-	text, err := readOpenAIStream(resp.Body, onFirst)
-	if err != nil {
-		return text, fmt.Errorf("chat/completions: %w", err)
-	}
-	return text, nil
+	return postStream(ctx, c.http, c.url, c.key, body, "chat/completions", readOpenAIStream, onFirst)
 }
 
 // errNoFinish is returned when [DONE] came without a finish_reason chunk.
