@@ -88,14 +88,7 @@ func TestQuotaCoolsDownUntilReset(t *testing.T) {
 		t.Fatalf("want cooling ~4h (num=4): %+v", a)
 	}
 	// Every account cooling: 429 with the time to wait.
-	body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
-	req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/chat/completions", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	resp, err := e.httpc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := e.rawChat("hi")
 	ra, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
 	if resp.StatusCode != 429 || ra < 3*3600 {
 		t.Fatalf("all cooling: %d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -194,14 +193,7 @@ func TestFailureModes(t *testing.T) {
 func TestRetryAfterHeaders(t *testing.T) {
 	for dir, want := range map[string]string{"fail=quota": "14400", "fail=http429": "7"} {
 		e := start(t, setup{})
-		body := `{"model":"` + model + `","messages":[{"role":"user","content":"` + directive(dir) + `"}]}`
-		req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/chat/completions", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		resp, err := e.httpc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		resp := e.rawChat(directive(dir))
 		if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != want {
 			t.Fatalf("%s: %d Retry-After %q, want %s", dir, resp.StatusCode, resp.Header.Get("Retry-After"), want)
 		}

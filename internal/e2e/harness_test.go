@@ -328,3 +328,18 @@ func (e *env) accounts() map[string]accountView {
 func errFmt(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
 func storeFilter(keyID int64) store.UsageFilter { return store.UsageFilter{KeyID: keyID} }
+
+// rawChat posts a non-stream chat request with plain net/http (to read
+// headers the SDK hides) and returns the closed response.
+func (e *env) rawChat(content string) *http.Response {
+	e.t.Helper()
+	b, _ := json.Marshal(map[string]any{"model": model, "messages": []map[string]string{{"role": "user", "content": content}}})
+	req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/chat/completions", strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
