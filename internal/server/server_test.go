@@ -591,7 +591,7 @@ func TestInFlightCap(t *testing.T) {
 	}
 }
 
-func TestModelsCacheAndGzip(t *testing.T) {
+func TestModelsCache(t *testing.T) {
 	now := time.Unix(0, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
@@ -647,17 +647,44 @@ func TestModelsCacheAndGzip(t *testing.T) {
 		t.Fatalf("stale model lookup: %d", r.StatusCode)
 	}
 	decodeError(t, get("/v1/models/nope"), 404)
-	// gzip for a large enough JSON body when accepted.
-	prov.modelsErr.Store(errors.New("still down"))
-	r := get("/v1/models", "Accept-Encoding", "gzip")
-	if r.Header.Get("Content-Encoding") == "gzip" {
-		zr, err := gzip.NewReader(r.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.ReadAll(zr); err != nil {
-			t.Fatal(err)
-		}
+}
+
+// JSON answers are gzipped only when the client accepts gzip and the body
+// is large enough for it to help.
+func TestJSONGzip(t *testing.T) {
+	big := map[string]string{"text": strings.Repeat("qwen ", 400)}
+	for _, tc := range []struct {
+		name, accept string
+		value        any
+		want         bool
+	}{
+		{"large, accepted", "gzip, deflate", big, true},
+		{"large, refused with q=0", "gzip;q=0", big, false},
+		{"large, not accepted", "", big, false},
+		{"small, accepted", "gzip", map[string]string{"a": "b"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.Header.Set("Accept-Encoding", tc.accept)
+			w := httptest.NewRecorder()
+			writeJSON(w, r, http.StatusOK, tc.value)
+			gz := w.Header().Get("Content-Encoding") == "gzip"
+			if gz != tc.want {
+				t.Fatalf("gzipped = %v, want %v", gz, tc.want)
+			}
+			body := io.Reader(w.Body)
+			if gz {
+				zr, err := gzip.NewReader(w.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body = zr
+			}
+			var back map[string]string
+			if err := json.NewDecoder(body).Decode(&back); err != nil {
+				t.Fatalf("body does not decode: %v", err)
+			}
+		})
 	}
 }
 
