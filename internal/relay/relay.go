@@ -60,7 +60,13 @@ func (r *Relay) Provider() upstream.Provider { return r.provider }
 // yields content or reasoning. Errors are *upstream.Error, a
 // *NoCredentialError, or the context's error when the client went away.
 func (r *Relay) Open(ctx context.Context, picker Picker, req *upstream.ChatRequest) (*Stream, error) {
-	return r.newTries(req).open(ctx, picker, req)
+	t := r.newTries(req)
+	st, err := t.open(ctx, picker, req)
+	if err != nil {
+		return nil, err
+	}
+	st.ctx, st.t, st.picker, st.req = ctx, t, picker, req
+	return st, nil
 }
 
 // tries is the retry state of one request: attempts made, the time spent,

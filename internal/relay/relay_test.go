@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,5 +277,46 @@ func TestPolicyTable(t *testing.T) {
 		if pol.Class == upstream.ClassRequest && (pol.Retry || pol.Effect != upstream.EffectNone) {
 			t.Errorf("%s: request failures are neither retried nor held against the account", k)
 		}
+	}
+}
+
+// A stream that breaks while only reasoning was sent resumes on a new
+// attempt: the client gets the whole answer after the reasoning so far.
+func TestStreamResumesBeforeTheAnswer(t *testing.T) {
+	broken := func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventReasoning, Text: "hmm"}},
+			Err: &upstream.Error{Kind: upstream.KindNetwork}}, nil
+	}
+	thinkThenAnswer := func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventReasoning, Text: "so"},
+			{Type: upstream.EventContent, Text: "hi"}}}, nil
+	}
+	p := &scripted{plan: []func() (upstream.Stream, error){reasoningOnly, broken, thinkThenAnswer}}
+	r := New(p, Options{Attempts: 3, Backoff: time.Millisecond}, nil, nil)
+	st, err := r.Open(context.Background(), newRotation([]string{"a"}), &upstream.ChatRequest{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var reasoning, content strings.Builder
+	for {
+		ev, err := st.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == upstream.EventReasoning {
+			reasoning.WriteString(ev.Text)
+		} else {
+			content.WriteString(ev.Text)
+		}
+	}
+	if content.String() != "hi" || st.Attempts != 3 {
+		t.Fatalf("content %q after %d attempts", content.String(), st.Attempts)
+	}
+	if want := "hmm" + retryNote + "hmm" + retryNote + "so"; reasoning.String() != want {
+		t.Errorf("reasoning %q, want %q", reasoning.String(), want)
 	}
 }

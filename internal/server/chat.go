@@ -138,8 +138,10 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 		return
 	}
 	defer st.Close()
-	defer func() { ri.usage = st.Result().Usage }() // tokens spent, however the answer ended
-	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
+	defer func() { // tokens spent and who served, however the answer ended
+		ri.usage = st.Result().Usage
+		ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
+	}()
 	sw := newSSEWriter(w, s.opts.HeartbeatInterval, s.opts.ClientWriteTimeout)
 	defer sw.close()
 
