@@ -89,7 +89,7 @@ func classifyPlain(a netip.Addr) addrClass {
 		return classPrivate
 	case prefix6(0x0100, 0, 64).Contains(a), // discard-only
 		prefix6(0x2001, 0x0db8, 32).Contains(a), // documentation
-		prefix6(0x2001, 0, 32).Contains(a): // Teredo (obfuscated IPv4 inside)
+		prefix6(0x2001, 0, 32).Contains(a):      // Teredo (obfuscated IPv4 inside)
 		return classReserved
 	}
 	return classPublic
@@ -106,9 +106,9 @@ func classifyIPv4(a netip.Addr) addrClass {
 		return classSharedNAT
 	case b[0] >= 240, // 240/4 reserved
 		b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2), // 192.0.0/24, 192.0.2/24
-		b[0] == 198 && b[1]&0xfe == 18, // 198.18/15 benchmarking
-		b[0] == 198 && b[1] == 51 && b[2] == 100, // 198.51.100/24
-		b[0] == 203 && b[1] == 0 && b[2] == 113: // 203.0.113/24
+		b[0] == 198 && b[1]&0xfe == 18,                       // 198.18/15 benchmarking
+		b[0] == 198 && b[1] == 51 && b[2] == 100,             // 198.51.100/24
+		b[0] == 203 && b[1] == 0 && b[2] == 113:              // 203.0.113/24
 		return classReserved
 	}
 	return classPublic

@@ -89,7 +89,7 @@ func parseDataHeader(header string) (mt string, params map[string]string, isBase
 
 // base64Shape is what one scan of a base64 payload learns.
 type base64Shape struct {
-	data, pad         int // data characters, '=' characters
+	data, pad        int // data characters, '=' characters
 	std, url, spaces bool
 }
 
@@ -219,4 +219,3 @@ func unhex(c byte) int {
 	}
 	return -1
 }
-
