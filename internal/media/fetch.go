@@ -207,7 +207,7 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 	case parent.Err() != nil:
 		return errorf(CodeCanceled, parent.Err(), "media fetch canceled: %v", parent.Err())
 	case errors.Is(fctx.Err(), context.DeadlineExceeded):
-		return errorf(CodeTimeout, err, "media URL did not answer within %s", cmpOr(f.Timeout, DefaultTimeout))
+		return errorf(CodeTimeout, err, "media URL was not fetched within %s", cmpOr(f.Timeout, DefaultTimeout))
 	case me != nil:
 		return me
 	}
