@@ -87,6 +87,15 @@ func parseDataHeader(header string) (mt string, params map[string]string, isBase
 	return mt, params, isBase64, nil
 }
 
+// b64Class maps a byte to its role in a base64 payload: 0 invalid, 1 letter
+// or digit, 2 "+" or "/", 3 "-" or "_", 4 "=", 5 whitespace. A constant
+// string, so the scan is a table lookup with no mutable package state.
+const b64Class = "" +
+	"0000000005505500000000000000000050000000000203021111111111000400" +
+	"0111111111111111111111111110000301111111111111111111111111100000" +
+	"0000000000000000000000000000000000000000000000000000000000000000" +
+	"0000000000000000000000000000000000000000000000000000000000000000"
+
 // base64Shape is what one scan of a base64 payload learns.
 type base64Shape struct {
 	data, pad        int // data characters, '=' characters
@@ -96,22 +105,26 @@ type base64Shape struct {
 func scanBase64(p string) (base64Shape, error) {
 	var s base64Shape
 	for i := 0; i < len(p); i++ {
-		c := p[i]
-		switch {
-		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9',
-			c == '+', c == '/', c == '-', c == '_':
-			if s.pad > 0 {
-				return s, errorf(CodeInvalidDataURI, nil, "data URI base64 has data after padding at byte %d", i)
-			}
+		switch b64Class[p[i]] {
+		case '1':
 			s.data++
-			s.std = s.std || c == '+' || c == '/'
-			s.url = s.url || c == '-' || c == '_'
-		case c == '=':
+		case '2':
+			s.data++
+			s.std = true
+		case '3':
+			s.data++
+			s.url = true
+		case '4':
 			s.pad++
-		case c == ' ', c == '\t', c == '\r', c == '\n', c == '\f':
+			continue
+		case '5':
 			s.spaces = true
+			continue
 		default:
-			return s, errorf(CodeInvalidDataURI, nil, "data URI base64 has an invalid character %q at byte %d", c, i)
+			return s, errorf(CodeInvalidDataURI, nil, "data URI base64 has an invalid character %q at byte %d", p[i], i)
+		}
+		if s.pad > 0 {
+			return s, errorf(CodeInvalidDataURI, nil, "data URI base64 has data after padding at byte %d", i)
 		}
 	}
 	switch {
