@@ -43,7 +43,8 @@ func FuzzParseDataURI(f *testing.F) {
 		}
 		// For base64 payloads without percent-escapes, the standard library agrees.
 		header, payload, _ := strings.Cut(s[5:], ",")
-		if strings.HasSuffix(strings.ToLower(strings.TrimSpace(header)), "base64") && !strings.Contains(payload, "%") {
+		i := strings.LastIndexByte(header, ';')
+		if i >= 0 && strings.EqualFold(strings.TrimSpace(header[i+1:]), "base64") && !strings.Contains(payload, "%") {
 			ref := stdlibDecode(payload)
 			if ref != nil && !bytes.Equal(ref, d.Data) {
 				t.Fatalf("decoded %x, encoding/base64 says %x", d.Data, ref)
