@@ -101,7 +101,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Media, error) {
 		return nil, errorf(CodeInvalidURL, err, "media URL is not valid")
 	}
 	req.Header.Set("User-Agent", cmpOr(f.UserAgent, "qwenrelay-media"))
-	req.Header.Set("Accept", strings.Join(f.allowed(), ", "))
+	req.Header.Set("Accept", acceptHeader(f.allowed()))
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, f.classify(ctx, fctx, err)
@@ -214,7 +214,12 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 	return errorf(CodeFetchFailed, err, "media URL could not be fetched")
 }
 
-func (f *Fetcher) maxBytes() int64 { return cmpOr(f.MaxBytes, DefaultMaxBytes) }
+func (f *Fetcher) maxBytes() int64 {
+	if f.MaxBytes <= 0 {
+		return DefaultMaxBytes
+	}
+	return f.MaxBytes
+}
 
 func (f *Fetcher) allowed() []string {
 	if f.AllowedTypes == nil {
@@ -223,7 +228,26 @@ func (f *Fetcher) allowed() []string {
 	return f.AllowedTypes
 }
 
-func cmpOr[T int64 | time.Duration | string](v, def T) T {
+// acceptHeader lists the allowed patterns that are valid media ranges
+// ("image/*", "application/pdf"); a prefix pattern ("…officedocument.*") is
+// not one, so it widens the header to */* at a low weight.
+func acceptHeader(patterns []string) string {
+	ranges := make([]string, 0, len(patterns)+1)
+	wide := false
+	for _, p := range patterns {
+		if strings.HasSuffix(p, ".*") {
+			wide = true
+			continue
+		}
+		ranges = append(ranges, p)
+	}
+	if wide {
+		ranges = append(ranges, "*/*;q=0.1")
+	}
+	return strings.Join(ranges, ", ")
+}
+
+func cmpOr[T time.Duration | string](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
