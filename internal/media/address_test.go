@@ -166,3 +166,20 @@ func TestCheckAddrMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestHTTPStatus(t *testing.T) {
+	tests := []struct {
+		code Code
+		want int
+	}{
+		{CodeBlockedAddress, 400}, {CodeFetchFailed, 400}, {CodeTimeout, 400}, {CodeInvalidDataURI, 400},
+		{CodeUnsupportedType, 400}, {CodeTooLarge, 413}, {CodeCanceled, 499},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.code), func(t *testing.T) {
+			if got := (&Error{Code: tt.code}).HTTPStatus(); got != tt.want {
+				t.Fatalf("HTTPStatus() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package media
 
-import "fmt"
+import (
+	"fmt"
+	"net/http"
+)
 
 // Code classifies a media failure. Callers switch on it with errors.As to
 // choose an HTTP status; the set is closed.
@@ -37,4 +40,18 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func errorf(code Code, cause error, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Err: cause}
+}
+
+// HTTPStatus is the status a relay answers with for this failure: 499
+// (client closed request, for logs) when the caller left, 413 when the medium
+// is over the size limit, and 400 for everything else, since the URL or
+// payload came from the client.
+func (e *Error) HTTPStatus() int {
+	switch e.Code {
+	case CodeCanceled:
+		return 499
+	case CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
 }

@@ -3,10 +3,13 @@ package media
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -147,5 +150,24 @@ func TestFetchTimeAndCancel(t *testing.T) {
 			_, err := f.Fetch(ctx, "http://public.test/x")
 			wantCode(t, err, tt.code)
 		})
+	}
+}
+
+func TestReadBlocks(t *testing.T) {
+	for _, size := range []int{0, 1, 64 << 10, 64<<10 + 1, 300_000, 5 << 20} {
+		t.Run(strconv.Itoa(size), func(t *testing.T) {
+			want := make([]byte, size)
+			for i := range want {
+				want[i] = byte(i * 7)
+			}
+			got, err := readBlocks(iotest.HalfReader(bytes.NewReader(want)))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Fatalf("readBlocks: %d bytes, %v; want %d bytes", len(got), err, size)
+			}
+		})
+	}
+	_, err := readBlocks(iotest.ErrReader(io.ErrClosedPipe))
+	if !errors.Is(err, io.ErrClosedPipe) {
+		t.Fatalf("err = %v", err)
 	}
 }

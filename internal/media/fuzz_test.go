@@ -2,7 +2,9 @@ package media
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -115,6 +117,32 @@ func FuzzHostIP(f *testing.F) {
 		c2, _ := classify(b)
 		if c1 != c2 {
 			t.Fatalf("%q: class %q vs %q", host, c1, c2)
+		}
+	})
+}
+
+// FuzzFetchURL: whatever the URL, Fetch answers with a *media.Error (the
+// fake network never connects) and only ever tries to dial public addresses.
+func FuzzFetchURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1/", "http://[::ffff:7f00:1]/", "http://0x7f.1/", "https://public.test/a.png",
+		"http://intranet.test:8080/", "http://[fe80::1%25lo]/", "http://1.1/", "HTTP://PUBLIC.TEST./"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rawURL string) {
+		n := newFakeNet(t, nil, map[string][]string{"public.test": {"93.184.216.34"}, "intranet.test": {"10.1.1.1"}})
+		_, err := n.fetcher().Fetch(context.Background(), rawURL)
+		var me *Error
+		if !asError(err, &me) || me.Message == "" {
+			t.Fatalf("Fetch(%q) = %v, want a *media.Error", rawURL, err)
+		}
+		for _, d := range n.dials() {
+			ap, perr := netip.ParseAddrPort(d)
+			if perr != nil {
+				t.Fatalf("dialed %q, not an address", d)
+			}
+			if c, _ := classify(ap.Addr()); c != classPublic {
+				t.Fatalf("Fetch(%q) dialed %s (%s)", rawURL, d, c)
+			}
 		}
 	})
 }
