@@ -110,6 +110,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Media, error) {
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, errorf(CodeHTTPStatus, nil, "media URL answered HTTP %d", resp.StatusCode)
 	}
+	if err := f.precheckType(resp.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
 	data, err := f.readBody(resp)
 	if err != nil {
 		return nil, f.classify(ctx, fctx, err)
@@ -120,6 +123,17 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Media, error) {
 		return nil, err
 	}
 	return &Media{Data: data, ContentType: t, Filename: SafeFilename(name, t)}, nil
+}
+
+// precheckType refuses a body before reading it when its declared type is
+// specific, not allowed, and not one that sniffing could change (only a
+// mislabelled image is corrected, see resolveType).
+func (f *Fetcher) precheckType(declared string) error {
+	d := essence(declared)
+	if isGeneric(d) || strings.HasPrefix(d, "image/") || typeAllowed(d, f.allowed()) {
+		return nil
+	}
+	return errorf(CodeUnsupportedType, nil, "media type %s is not accepted here (accepted: %s)", d, strings.Join(f.allowed(), ", "))
 }
 
 func (f *Fetcher) guard() *guard {

@@ -39,6 +39,8 @@ func TestFetchContentRules(t *testing.T) {
 			code: CodeTypeMismatch, wantMessage: "declared as image/png is actually text/html"},
 		{name: "type not allowed", handler: serve("text/html", "", []byte("<html>")), allowed: []string{"image/*"},
 			code: CodeUnsupportedType, wantMessage: "text/html is not accepted"},
+		{name: "refused before the body is read", handler: serve("video/mp4", "", big), allowed: []string{"image/*"}, maxBytes: 10,
+			code: CodeUnsupportedType, wantMessage: "video/mp4 is not accepted"},
 		{name: "pdf allowed by exact pattern", handler: serve("application/pdf", "", pdf), allowed: []string{"image/*", "application/pdf"},
 			wantType: "application/pdf"},
 		{name: "exactly the limit", handler: serve("text/plain", "", big), maxBytes: 2048, wantType: "text/plain"},
