@@ -15,8 +15,9 @@ import (
 //	</function>
 //
 // A value loses one leading and one trailing newline and is then typed by the
-// tool's schema. A missing "</function>" at the very end is tolerated;
-// anything else outside the tags makes the block invalid.
+// tool's schema. A missing "</function>" at the very end and a missing
+// "</parameter>" are tolerated; anything else outside the tags makes the block
+// invalid.
 func parseXML(body string, tools map[string]*toolInfo) (parsed, bool) {
 	rest := strings.TrimPrefix(body, "<function=")
 	gt := strings.IndexByte(rest, '>')
@@ -45,24 +46,41 @@ func parseXML(body string, tools map[string]*toolInfo) (parsed, bool) {
 		}
 		rest = rest[len(paramOpen):]
 		gt = strings.IndexByte(rest, '>')
-		end := strings.Index(rest, paramEnd)
-		if gt < 0 || end < gt {
+		if gt < 0 {
 			return parsed{}, false
 		}
 		key := strings.TrimSpace(rest[:gt])
-		if key == "" {
+		rest = rest[gt+1:]
+		val, next, ok := paramValue(rest)
+		if key == "" || !ok {
 			return parsed{}, false
 		}
-		val := rest[gt+1 : end]
 		val = strings.TrimPrefix(val, "\n")
 		val = strings.TrimSuffix(val, "\n")
 		keys, vals = setParam(keys, vals, key, val)
-		rest = rest[end+len(paramEnd):]
+		rest = next
 	}
 	if info.custom {
 		return xmlCustom(name, keys, vals)
 	}
 	return parsed{name: name, args: xmlArgs(info, keys, vals)}, true
+}
+
+// paramValue splits a parameter's value from what follows it. The value ends
+// at "</parameter>", or where the model forgot it: at the next "<parameter="
+// or, failing both, at "</function>".
+func paramValue(rest string) (val, next string, ok bool) {
+	end := strings.Index(rest, paramEnd)
+	if open := strings.Index(rest, paramOpen); open >= 0 && (end < 0 || open < end) {
+		return rest[:open], rest[open:], true
+	}
+	if end >= 0 {
+		return rest[:end], rest[end+len(paramEnd):], true
+	}
+	if f := strings.Index(rest, "</function>"); f >= 0 {
+		return rest[:f], rest[f:], true
+	}
+	return "", "", false
 }
 
 // setParam records key=val; a repeated key keeps its first position and its
