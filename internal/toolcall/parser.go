@@ -97,12 +97,13 @@ func NewParser(tools []Tool, choice Choice, parallel bool, newID IDFunc) *Parser
 }
 
 // Feed parses the next piece of the answer in the given phase. A change of
-// phase ends the previous phase's text: a tag cannot span two phases.
+// phase ends the previous phase's text: a tag cannot span two phases. The
+// returned slice is reused: it is valid until the next Feed or Close.
 func (p *Parser) Feed(phase Phase, text string) []Event {
 	if p.closed {
 		return nil
 	}
-	p.out = nil
+	p.out = p.out[:0]
 	if p.started && phase != p.phase {
 		p.endPhase()
 	}
@@ -112,12 +113,13 @@ func (p *Parser) Feed(phase Phase, text string) []Event {
 }
 
 // Close ends the answer: held bytes come back as text, a block that never
-// closed becomes a call if it is one anyway, else text.
+// closed becomes a call if it is one anyway, else text. The returned slice is
+// valid until the next call.
 func (p *Parser) Close() []Event {
 	if p.closed {
 		return nil
 	}
-	p.out = nil
+	p.out = p.out[:0]
 	p.endPhase()
 	p.closed = true
 	return p.out
@@ -220,12 +222,12 @@ func (p *Parser) text(s string) {
 		return
 	}
 	if p.afterCall {
-		if s = strings.TrimLeft(s, wsChars); s == "" {
+		if s = trimLeftWS(s); s == "" {
 			return
 		}
 		p.afterCall = false
 	}
-	t := strings.TrimRight(s, wsChars)
+	t := trimRightWS(s)
 	if t == "" {
 		p.wsHold += s
 		return
@@ -238,7 +240,23 @@ func (p *Parser) text(s string) {
 	p.emit(Event{Type: Text, Text: t})
 }
 
-const wsChars = " \t\r\n"
+func isWS(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+
+func trimLeftWS(s string) string {
+	i := 0
+	for i < len(s) && isWS(s[i]) {
+		i++
+	}
+	return s[i:]
+}
+
+func trimRightWS(s string) string {
+	i := len(s)
+	for i > 0 && isWS(s[i-1]) {
+		i--
+	}
+	return s[:i]
+}
 
 // callBlock handles a block that is a valid call to a declared tool.
 func (p *Parser) callBlock(c parsed, raw string) {
@@ -266,7 +284,7 @@ func (p *Parser) thinkingText(s string) {
 		p.emit(Event{Type: Reasoning, Text: s})
 		return
 	}
-	if strings.TrimLeft(s, wsChars) == "" {
+	if trimLeftWS(s) == "" {
 		p.aloneRaw.WriteString(s)
 		return
 	}

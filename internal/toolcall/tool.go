@@ -123,6 +123,10 @@ func validName(name string) error {
 // toolInfo is what the parser needs to know about a declared tool.
 type toolInfo struct {
 	custom bool
+	schema json.RawMessage
+	// parsed tells that types and nullable were read from schema; that
+	// happens on the first XML call of the tool (most answers have none).
+	parsed bool
 	// types maps a parameter name to its declared JSON type ("string",
 	// "integer", …); absent or unknown means string.
 	types map[string]string
@@ -130,15 +134,20 @@ type toolInfo struct {
 	nullable map[string]bool
 }
 
+// paramType returns a parameter's declared type and whether null is allowed.
+func (t *toolInfo) paramType(key string) (string, bool) {
+	if !t.parsed {
+		t.types, t.nullable = paramTypes(t.schema)
+		t.parsed = true
+	}
+	return t.types[key], t.nullable[key]
+}
+
 // index builds the lookup table of declared tools by name.
 func index(tools []Tool) map[string]*toolInfo {
 	m := make(map[string]*toolInfo, len(tools))
 	for _, t := range tools {
-		info := &toolInfo{custom: t.Custom}
-		if !t.Custom {
-			info.types, info.nullable = paramTypes(t.Parameters)
-		}
-		m[t.Name] = info
+		m[t.Name] = &toolInfo{custom: t.Custom, schema: t.Parameters}
 	}
 	return m
 }

@@ -122,7 +122,8 @@ func xmlArgs(info *toolInfo, keys, vals []string) string {
 		}
 		b.WriteString(quote(k))
 		b.WriteByte(':')
-		b.WriteString(typedValue(vals[i], info.types[k], info.nullable[k]))
+		typ, nullable := info.paramType(k)
+		b.WriteString(typedValue(vals[i], typ, nullable))
 	}
 	b.WriteByte('}')
 	return b.String()
