@@ -17,7 +17,7 @@ type blockKind uint8
 
 const (
 	kindUnknown blockKind = iota // only whitespace so far
-	kindJSON                     // Hermes: a JSON object
+	kindJSON                     // Hermes: a JSON object (maybe fenced)
 	kindXML                      // Qwen3-Coder: <function=…>
 	kindOther                    // neither; it can only come back as text
 )
@@ -69,7 +69,7 @@ func (b *blockScanner) scan() (int, bool) {
 			switch {
 			case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 				continue
-			case c == '{' || c == '"':
+			case c == '{' || c == '"' || c == '[' || c == '`':
 				b.kind = kindJSON
 			case c == '<':
 				b.kind = kindXML
@@ -143,16 +143,70 @@ type parsed struct {
 	input  string // custom tools
 }
 
-// parseBlock reads the inner text of a block as one call to a declared tool.
-func parseBlock(inner string, tools map[string]*toolInfo) (parsed, bool) {
-	body := strings.TrimSpace(inner)
+// parseBlock reads the inner text of a block as calls to declared tools:
+// usually one call; models sometimes put several Hermes objects in one block,
+// one after the other or as a JSON array, or wrap the JSON in a Markdown code
+// fence. Every call in the block must be valid, or none is.
+func parseBlock(inner string, tools map[string]*toolInfo) ([]parsed, bool) {
+	body := unfence(strings.TrimSpace(inner))
 	switch {
 	case strings.HasPrefix(body, "{"):
-		return parseHermes(body, tools)
+		if c, ok := parseHermes(body, tools); ok {
+			return []parsed{c}, true
+		}
+		return parseHermesSeq(body, tools)
+	case strings.HasPrefix(body, "["):
+		var list []json.RawMessage
+		if json.Unmarshal([]byte(body), &list) != nil || len(list) == 0 {
+			return nil, false
+		}
+		return parseHermesList(list, tools)
 	case strings.HasPrefix(body, "<function="):
-		return parseXML(body, tools)
+		c, ok := parseXML(body, tools)
+		return []parsed{c}, ok
 	}
-	return parsed{}, false
+	return nil, false
+}
+
+// unfence strips a Markdown code fence (```json … ```) around a block's body.
+func unfence(body string) string {
+	if !strings.HasPrefix(body, "```") || !strings.HasSuffix(body, "```") || len(body) < 6 {
+		return body
+	}
+	nl := strings.IndexByte(body, '\n')
+	if nl < 0 {
+		return body
+	}
+	return strings.TrimSpace(body[nl+1 : len(body)-3])
+}
+
+// parseHermesSeq reads several JSON objects one after another.
+func parseHermesSeq(body string, tools map[string]*toolInfo) ([]parsed, bool) {
+	dec := json.NewDecoder(strings.NewReader(body))
+	var list []json.RawMessage
+	for dec.More() {
+		var raw json.RawMessage
+		if dec.Decode(&raw) != nil || len(raw) == 0 || raw[0] != '{' {
+			return nil, false
+		}
+		list = append(list, raw)
+	}
+	if len(list) < 2 {
+		return nil, false
+	}
+	return parseHermesList(list, tools)
+}
+
+func parseHermesList(list []json.RawMessage, tools map[string]*toolInfo) ([]parsed, bool) {
+	out := make([]parsed, 0, len(list))
+	for _, raw := range list {
+		c, ok := parseHermes(string(raw), tools)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, c)
+	}
+	return out, true
 }
 
 // lookup finds a declared tool, also under an OpenAI-style "functions." prefix.

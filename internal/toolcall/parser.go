@@ -2,6 +2,7 @@ package toolcall
 
 import (
 	"crypto/rand"
+	"slices"
 	"strings"
 )
 
@@ -166,8 +167,8 @@ func (p *Parser) consume(text string) {
 // before the last opening tag is text and the rest is tried as the block.
 func (p *Parser) closedBlock(inner string) {
 	for {
-		if c, ok := parseBlock(inner, p.tools); ok {
-			p.callBlock(c, openTag+inner+closeTag)
+		if cs, ok := parseBlock(inner, p.tools); ok {
+			p.callBlock(cs, openTag+inner+closeTag)
 			return
 		}
 		j := strings.LastIndex(inner, openTag)
@@ -185,15 +186,15 @@ func (p *Parser) endPhase() {
 	for p.inBlock {
 		p.inBlock = false
 		content := p.block.content()
-		if c, ok := parseBlock(content, p.tools); ok {
-			p.callBlock(c, openTag+content) // only the closing tag was missing
+		if cs, ok := parseBlock(content, p.tools); ok {
+			p.callBlock(cs, openTag+content) // only the closing tag was missing
 			break
 		}
 		// Lenient: a closing tag the scanner skipped (e.g. after a value
 		// missing its "</parameter>") still ends a valid call.
 		if i := strings.Index(content, closeTag); i >= 0 {
-			if c, ok := parseBlock(content[:i], p.tools); ok {
-				p.callBlock(c, openTag+content[:i+len(closeTag)])
+			if cs, ok := parseBlock(content[:i], p.tools); ok {
+				p.callBlock(cs, openTag+content[:i+len(closeTag)])
 				p.consume(content[i+len(closeTag):])
 				continue
 			}
@@ -258,25 +259,25 @@ func trimRightWS(s string) string {
 	return s[:i]
 }
 
-// callBlock handles a block that is a valid call to a declared tool.
-func (p *Parser) callBlock(c parsed, raw string) {
+// callBlock handles a block of valid calls to declared tools.
+func (p *Parser) callBlock(cs []parsed, raw string) {
 	if p.phase == Thinking {
 		if !p.alone {
 			p.emit(Event{Type: Reasoning, Text: raw})
 			return
 		}
 		p.aloneRaw.WriteString(raw)
-		p.aloneCalls = append(p.aloneCalls, c)
+		p.aloneCalls = append(p.aloneCalls, cs...)
 		return
 	}
 	p.wsHold, p.afterCall = "", true
-	for _, t := range p.thinkCalls {
-		if t == c {
+	for _, c := range cs {
+		if slices.Contains(p.thinkCalls, c) {
 			p.dropped++
-			return
+			continue
 		}
+		p.accept(c)
 	}
-	p.accept(c)
 }
 
 func (p *Parser) thinkingText(s string) {

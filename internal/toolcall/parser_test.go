@@ -102,6 +102,17 @@ var parserCases = []parserCase{
 	{"custom tool with two non-input members is text", []frame{ans(
 		`<tool_call>{"name": "apply_patch", "arguments": {"a": "1", "b": "2"}}</tool_call>`)},
 		[]string{`text:<tool_call>{"name": "apply_patch", "arguments": {"a": "1", "b": "2"}}</tool_call>`}},
+	{"several objects in one block", []frame{ans("<tool_call>\n" +
+		`{"name": "get_weather", "arguments": {"city": "Paris"}}` + "\n" +
+		`{"name": "get_weather", "arguments": {"city": "Oslo", "days": 2}}` + "\n</tool_call>")},
+		[]string{parisCall, osloCall}},
+	{"array in one block", []frame{ans("<tool_call>[" +
+		`{"name": "get_weather", "arguments": {"city": "Paris"}}, {"name": "get_weather", "arguments": {"city": "Oslo", "days": 2}}` +
+		"]</tool_call>")}, []string{parisCall, osloCall}},
+	{"one bad object spoils the block", []frame{ans(`<tool_call>{"name": "get_weather"} {"name": "x"}</tool_call>`)},
+		[]string{`text:<tool_call>{"name": "get_weather"} {"name": "x"}</tool_call>`}},
+	{"fenced json", []frame{ans("<tool_call>\n```json\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n```\n</tool_call>")},
+		[]string{parisCall}},
 	{"thinking call standing alone", []frame{think("\n" + hermesParis + "\n"), ans("")}, []string{parisCall}},
 	{"thinking call alone, stream ends in thinking", []frame{think(hermesParis)}, []string{parisCall}},
 	{"thinking call alone then answer text", []frame{think(hermesParis), ans("Checking.")},
