@@ -185,21 +185,7 @@ func (p *Parser) closedBlock(inner string) {
 func (p *Parser) endPhase() {
 	for p.inBlock {
 		p.inBlock = false
-		content := p.block.content()
-		if cs, ok := parseBlock(content, p.tools); ok {
-			p.callBlock(cs, openTag+content) // only the closing tag was missing
-			break
-		}
-		// Lenient: a closing tag the scanner skipped (e.g. after a value
-		// missing its "</parameter>") still ends a valid call.
-		if i := strings.Index(content, closeTag); i >= 0 {
-			if cs, ok := parseBlock(content[:i], p.tools); ok {
-				p.callBlock(cs, openTag+content[:i+len(closeTag)])
-				p.consume(content[i+len(closeTag):])
-				continue
-			}
-		}
-		p.text(openTag + content)
+		p.unclosed(p.block.content())
 	}
 	p.text(p.split.Flush())
 	if p.phase == Thinking {
@@ -211,6 +197,34 @@ func (p *Parser) endPhase() {
 		p.wsHold = ""
 	}
 	p.afterCall = false
+}
+
+// unclosed handles a block that never got its closing tag. It is a call if
+// only the closing tag is missing; or if it holds a closing tag the scanner
+// skipped (e.g. after a value missing its "</parameter>") and what precedes
+// that tag is a call; else it is text, tried again after a nested
+// "<tool_call>" as closedBlock does.
+func (p *Parser) unclosed(content string) {
+	for {
+		if cs, ok := parseBlock(content, p.tools); ok {
+			p.callBlock(cs, openTag+content)
+			return
+		}
+		if i := strings.Index(content, closeTag); i >= 0 {
+			if cs, ok := parseBlock(content[:i], p.tools); ok {
+				p.callBlock(cs, openTag+content[:i+len(closeTag)])
+				p.consume(content[i+len(closeTag):])
+				return
+			}
+		}
+		j := strings.LastIndex(content, openTag)
+		if j < 0 {
+			p.text(openTag + content)
+			return
+		}
+		p.text(openTag + content[:j])
+		content = content[j+len(openTag):]
+	}
 }
 
 // text handles text outside call blocks.

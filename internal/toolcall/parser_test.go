@@ -91,6 +91,8 @@ var parserCases = []parserCase{
 		[]string{`call:get_weather {"city":"Paris","days":3}`}},
 	{"restarted call", []frame{ans(`<tool_call>{"name": ` + hermesParis)},
 		[]string{`text:<tool_call>{"name":`, parisCall}}, // the space touching the call is dropped
+	{"restarted call, both unclosed", []frame{ans("<tool_call>junk <tool_call>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}")},
+		[]string{"text:<tool_call>junk", parisCall}},
 	{"custom tool hermes", []frame{ans(
 		`<tool_call>{"name": "apply_patch", "arguments": {"input": "*** Begin Patch\n*** Add File: a.txt\n+hi \"x\"\n*** End Patch"}}</tool_call>`)},
 		[]string{"custom:apply_patch *** Begin Patch\n*** Add File: a.txt\n+hi \"x\"\n*** End Patch"}},
@@ -234,6 +236,26 @@ func TestParserPlainTextNotHeld(t *testing.T) {
 		evs := p.Feed(Answer, in)
 		if len(evs) != 1 || evs[0].Text != in {
 			t.Fatalf("Feed(%q) = %+v, want the text at once", in, evs)
+		}
+	}
+}
+
+// TestParserReasoningNotHeld: reasoning passes at once too, except leading
+// whitespace (it may still turn out to surround a call standing alone).
+func TestParserReasoningNotHeld(t *testing.T) {
+	p := NewParser(testTools, Choice{}, true, nil)
+	steps := []struct{ in, want string }{{"\n", ""}, {"Hmm", "\nHmm"}, {" <b>", " <b>"}, {"\n", "\n"}}
+	for _, st := range steps {
+		evs := p.Feed(Thinking, st.in)
+		got := ""
+		for _, e := range evs {
+			if e.Type != Reasoning {
+				t.Fatalf("Feed(%q): unexpected %+v", st.in, e)
+			}
+			got += e.Text
+		}
+		if got != st.want {
+			t.Fatalf("Feed(%q) = %q, want %q", st.in, got, st.want)
 		}
 	}
 }
