@@ -88,6 +88,7 @@ func signature(t Tool) string {
 	if len(bytes.TrimSpace(f.Parameters)) == 0 || !json.Valid(f.Parameters) {
 		f.Parameters = json.RawMessage(emptySchema)
 	}
+	f.Parameters = dropSchemaKey(f.Parameters)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -98,6 +99,27 @@ func signature(t Tool) string {
 		return `{"type":"function","function":{"name":` + quote(t.Name) + `,"parameters":` + emptySchema + `}}`
 	}
 	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+// dropSchemaKey removes a top-level "$schema" member (Claude Code sends one
+// per tool): it tells the model nothing and costs bytes under the upstream's
+// request size wall (docs/qwen-protocol.md §11, row 6).
+func dropSchemaKey(schema json.RawMessage) json.RawMessage {
+	if !bytes.Contains(schema, []byte(`"$schema"`)) {
+		return schema
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(schema, &obj) != nil || obj == nil {
+		return schema
+	}
+	delete(obj, "$schema")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if enc.Encode(obj) != nil {
+		return schema
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // RenderCall renders an earlier assistant call for the conversation history,

@@ -35,6 +35,9 @@ func TestRender(t *testing.T) {
 			[]string{"No tools are available"}, []string{"<tools>", "get_weather"}},
 		{"html kept as is", []Tool{{Name: "x", Description: "a <b> & c"}}, Choice{}, true,
 			[]string{`"description":"a <b> & c","parameters":{"type":"object","properties":{}}`}, nil},
+		{"$schema dropped", []Tool{{Name: "x", Parameters: json.RawMessage(
+			`{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"a":{"type":"string","description":"<$schema>"}}}`)}},
+			Choice{}, true, []string{`"parameters":{"properties":{"a":{"type":"string","description":"<$schema>"}},"type":"object"}`}, []string{"draft-07"}},
 		{"invalid schema replaced", []Tool{{Name: "x", Parameters: json.RawMessage("{oops")}}, Choice{}, true,
 			[]string{`"parameters":{"type":"object","properties":{}}`}, []string{"oops"}},
 	}
