@@ -1,10 +1,6 @@
 package toolcall
 
-import (
-	"bytes"
-	"encoding/json"
-	"strings"
-)
+import "strings"
 
 const (
 	openTag   = "<tool_call>"
@@ -150,63 +146,18 @@ type parsed struct {
 func parseBlock(inner string, tools map[string]*toolInfo) ([]parsed, bool) {
 	body := unfence(strings.TrimSpace(inner))
 	switch {
-	case strings.HasPrefix(body, "{"):
-		if c, ok := parseHermes(body, tools); ok {
-			return []parsed{c}, true
+	case strings.HasPrefix(body, "{"), strings.HasPrefix(body, "["):
+		if cs, ok := parseJSONBlock(body, tools); ok {
+			return cs, true
 		}
-		return parseHermesSeq(body, tools)
-	case strings.HasPrefix(body, "["):
-		var list []json.RawMessage
-		if json.Unmarshal([]byte(body), &list) != nil || len(list) == 0 {
-			return nil, false
+		if fixed, changed := repairJSON(body); changed {
+			return parseJSONBlock(fixed, tools)
 		}
-		return parseHermesList(list, tools)
 	case strings.HasPrefix(body, "<function="):
 		c, ok := parseXML(body, tools)
 		return []parsed{c}, ok
 	}
 	return nil, false
-}
-
-// unfence strips a Markdown code fence (```json … ```) around a block's body.
-func unfence(body string) string {
-	if !strings.HasPrefix(body, "```") || !strings.HasSuffix(body, "```") || len(body) < 6 {
-		return body
-	}
-	nl := strings.IndexByte(body, '\n')
-	if nl < 0 {
-		return body
-	}
-	return strings.TrimSpace(body[nl+1 : len(body)-3])
-}
-
-// parseHermesSeq reads several JSON objects one after another.
-func parseHermesSeq(body string, tools map[string]*toolInfo) ([]parsed, bool) {
-	dec := json.NewDecoder(strings.NewReader(body))
-	var list []json.RawMessage
-	for dec.More() {
-		var raw json.RawMessage
-		if dec.Decode(&raw) != nil || len(raw) == 0 || raw[0] != '{' {
-			return nil, false
-		}
-		list = append(list, raw)
-	}
-	if len(list) < 2 {
-		return nil, false
-	}
-	return parseHermesList(list, tools)
-}
-
-func parseHermesList(list []json.RawMessage, tools map[string]*toolInfo) ([]parsed, bool) {
-	out := make([]parsed, 0, len(list))
-	for _, raw := range list {
-		c, ok := parseHermes(string(raw), tools)
-		if !ok {
-			return nil, false
-		}
-		out = append(out, c)
-	}
-	return out, true
 }
 
 // lookup finds a declared tool, also under an OpenAI-style "functions." prefix.
@@ -220,75 +171,4 @@ func lookup(name string, tools map[string]*toolInfo) (string, *toolInfo) {
 		}
 	}
 	return "", nil
-}
-
-// parseHermes reads {"name": …, "arguments": …}; the arguments may be an
-// object, a string holding one (or, for a custom tool, the raw input), or
-// absent. "parameters" is accepted as a synonym of "arguments".
-func parseHermes(body string, tools map[string]*toolInfo) (parsed, bool) {
-	var v struct {
-		Name       string          `json:"name"`
-		Arguments  json.RawMessage `json:"arguments"`
-		Parameters json.RawMessage `json:"parameters"`
-	}
-	if err := json.Unmarshal([]byte(body), &v); err != nil {
-		return parsed{}, false
-	}
-	name, info := lookup(v.Name, tools)
-	if info == nil {
-		return parsed{}, false
-	}
-	raw := v.Arguments
-	if len(raw) == 0 {
-		raw = v.Parameters
-	}
-	raw = bytes.TrimSpace(raw)
-	if len(raw) > 0 && raw[0] == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			return parsed{}, false
-		}
-		if info.custom {
-			return parsed{name: name, custom: true, input: s}, true
-		}
-		raw = bytes.TrimSpace([]byte(s))
-	}
-	if len(raw) == 0 || string(raw) == "null" {
-		if info.custom {
-			return parsed{name: name, custom: true}, true
-		}
-		return parsed{name: name, args: "{}"}, true
-	}
-	if raw[0] != '{' {
-		return parsed{}, false
-	}
-	if info.custom {
-		in, ok := customInput(raw)
-		return parsed{name: name, custom: true, input: in}, ok
-	}
-	var buf bytes.Buffer
-	if json.Compact(&buf, raw) != nil {
-		return parsed{}, false
-	}
-	return parsed{name: name, args: buf.String()}, true
-}
-
-// customInput takes a custom tool's raw text from an arguments object: the
-// "input" member, or the only member when there is just one string.
-func customInput(raw []byte) (string, bool) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(raw, &obj) != nil {
-		return "", false
-	}
-	member, ok := obj["input"]
-	if !ok && len(obj) == 1 {
-		for _, m := range obj {
-			member = m
-		}
-	}
-	var s string
-	if member == nil || json.Unmarshal(member, &s) != nil {
-		return "", false
-	}
-	return s, true
 }

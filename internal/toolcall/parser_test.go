@@ -41,6 +41,12 @@ var parserCases = []parserCase{
 	{"cjk quotes newlines in args", []frame{ans(
 		"<tool_call>\n{\"name\": \"search\", \"arguments\": {\"query\": \"東京の\\\"天気\\\"\\nline2 <b>\"}}\n</tool_call>")},
 		[]string{`call:search {"query":"東京の\"天気\"\nline2 <b>"}`}},
+	{"raw newline and tab in a json string", []frame{ans(
+		"<tool_call>{\"name\": \"search\", \"arguments\": {\"query\": \"line1\nline2\tx\"}}</tool_call>")},
+		[]string{`call:search {"query":"line1\nline2\tx"}`}},
+	{"invalid escapes in a json string", []frame{ans(
+		`<tool_call>{"name": "search", "arguments": {"query": "it\'s \d+ \"</tool_call>"}}</tool_call>`)},
+		[]string{`call:search {"query":"it's \\d+ \"</tool_call>"}`}},
 	{"arguments as json string", []frame{ans(
 		`<tool_call>{"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}</tool_call>`)}, []string{parisCall}},
 	{"no arguments", []frame{ans(`<tool_call>{"name": "get_weather"}</tool_call>`)},
