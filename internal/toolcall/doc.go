@@ -25,7 +25,9 @@
 // The answer is parsed as it streams, in frames of any size. Two call formats
 // are understood inside <tool_call></tool_call>: Hermes JSON (above; the
 // arguments may also be a JSON string holding the object; "parameters" is read
-// as "arguments") and the Qwen3-Coder XML form
+// as "arguments"; several objects or an array in one block, a Markdown fence,
+// and raw newlines or invalid escapes inside strings are tolerated) and the
+// Qwen3-Coder XML form
 //
 //	<function=NAME>
 //	<parameter=KEY>
