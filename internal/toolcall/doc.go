@@ -17,7 +17,9 @@
 // Earlier calls in the history are rendered the same way (RenderCall) and
 // their results inside <tool_response></tool_response> (RenderResult). A custom
 // (freeform) tool, such as Codex's apply_patch, is offered as a function with
-// one string parameter "input"; its call carries the raw text in Call.Input.
+// one string parameter "input", and the model is asked to call it in the XML
+// form below, where the raw text needs no escaping (a JSON "input" string is
+// accepted too); its call carries the raw text in Call.Input.
 // Reminder is the text to send once more when a required call was not made.
 //
 // # Parsing (Parser)

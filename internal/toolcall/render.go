@@ -60,9 +60,8 @@ func Render(tools []Tool, choice Choice, parallel bool) string {
 		b.WriteString("- Make at most one call per reply, then wait for its result.\n")
 	}
 	if custom {
-		b.WriteString("- Functions described as taking free-form text get that text, complete and unchanged, " +
-			"as the JSON string \"input\": {\"name\": <function-name>, \"arguments\": {\"input\": \"<the text>\"}} " +
-			"(escape quotes, backslashes and newlines as JSON requires).\n")
+		b.WriteString("- A function described as taking free-form text gets that text raw, complete and unchanged, " +
+			"with no JSON escaping, in this form instead:\n" + xmlInput("<function-name>", "<the text>") + "\n")
 	}
 	b.WriteString("- Write the calls in your reply, not in your thinking. Never describe a call in words " +
 		"instead of making it, and never invent its result: after your calls, stop. Results come back " +
@@ -80,7 +79,8 @@ func signature(t Tool) string {
 	f := function{Name: t.Name, Description: t.Description, Parameters: t.Parameters}
 	if t.Custom {
 		f.Parameters = json.RawMessage(customSchema)
-		f.Description = strings.TrimSpace(f.Description + "\n\nThis function takes free-form text input, not JSON arguments.")
+		f.Description = strings.TrimSpace(f.Description + "\n\nThis function takes free-form text input, " +
+			"not JSON arguments (see the rules below).")
 		if t.Format != "" {
 			f.Description += "\nInput format:\n" + t.Format
 		}
@@ -129,17 +129,25 @@ func dropSchemaKey(schema json.RawMessage) json.RawMessage {
 //	{"name": "get_weather", "arguments": {"city": "Paris"}}
 //	</tool_call>
 //
-// A custom tool's Input goes into {"input": …}. Arguments that are not a JSON
-// object (a client may send anything) are kept as a JSON string, so the
-// history never shows the model broken JSON.
+// Arguments that are not a JSON object (a client may send anything) are kept
+// as a JSON string, so the history never shows the model broken JSON. A
+// custom tool's call is written the way Render asks for it: its Input raw in
+// the XML parameter form.
 func RenderCall(c Call) string {
+	if c.Custom {
+		return xmlInput(c.Name, c.Input)
+	}
 	return openTag + "\n{\"name\": " + quote(c.Name) + ", \"arguments\": " + callArgs(c) + "}\n" + closeTag
 }
 
+// xmlInput is a custom tool's call in the Qwen3-Coder XML form, where raw text
+// needs no escaping (docs/qwen-protocol.md §11).
+func xmlInput(name, input string) string {
+	return openTag + "\n<function=" + name + ">\n" + paramOpen + "input>\n" + input + "\n" + paramEnd +
+		"\n</function>\n" + closeTag
+}
+
 func callArgs(c Call) string {
-	if c.Custom {
-		return `{"input": ` + quote(c.Input) + `}`
-	}
 	a := bytes.TrimSpace([]byte(c.Arguments))
 	if len(a) == 0 {
 		return "{}"

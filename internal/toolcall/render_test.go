@@ -24,6 +24,7 @@ func TestRender(t *testing.T) {
 					"\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"}},\"required\":[\"city\"]}}}\n",
 				"<tool_call>\n{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>",
 				"otherwise reply in plain text", "several calls in one reply", "free-form text", `Input format:\n*** Begin Patch`,
+				"no JSON escaping, in this form instead:\n<tool_call>\n<function=<function-name>>\n<parameter=input>\n<the text>\n</parameter>\n</function>\n</tool_call>\n",
 				"<tool_response></tool_response>",
 			},
 			[]string{"at most one call", "\\u003c"}},
@@ -85,8 +86,8 @@ func TestRenderCall(t *testing.T) {
 		{"empty", Call{Name: "f"}, "<tool_call>\n{\"name\": \"f\", \"arguments\": {}}\n</tool_call>"},
 		{"broken arguments kept as string", Call{Name: "f", Arguments: `{"a": `},
 			"<tool_call>\n{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": \"}\n</tool_call>"},
-		{"custom", Call{Name: "apply_patch", Custom: true, Input: "*** Begin Patch\n<x>\n"},
-			"<tool_call>\n{\"name\": \"apply_patch\", \"arguments\": {\"input\": \"*** Begin Patch\\n<x>\\n\"}}\n</tool_call>"},
+		{"custom", Call{Name: "apply_patch", Custom: true, Input: "*** Begin Patch\n<x> \"q\"\n"},
+			"<tool_call>\n<function=apply_patch>\n<parameter=input>\n*** Begin Patch\n<x> \"q\"\n\n</parameter>\n</function>\n</tool_call>"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
