@@ -63,6 +63,10 @@
 //     call, Function only calls of that function, parallel off only the first
 //     call. A valid call filtered out is dropped silently, not turned into
 //     text (with None, markup the model copied from history does not leak).
+//   - After a call, a <tool_response> in the answer means the model is
+//     inventing the result instead of waiting for it: that text and the rest
+//     of the answer are dropped, and Stopped tells the caller it may stop
+//     reading. Before any call it is plain text.
 //   - RequiredUnmet tells that a call was demanded (Required or Function) and
 //     none was returned.
 package toolcall

@@ -78,7 +78,14 @@ type Parser struct {
 	thinkCalls []parsed // accepted from thinking, to drop repeats in the answer
 
 	calls, dropped int
+	// sawCall: the answer held a valid call block. stopped: after one, the
+	// model began inventing a <tool_response>; the rest is dropped.
+	sawCall, stopped bool
 }
+
+// responseTag starts a tool result; in the answer, after a call, it means the
+// model is inventing the result instead of waiting for it.
+const responseTag = "<tool_response>"
 
 // NewParser returns a Parser for the declared tools, honouring choice and
 // parallel (false: only the first call is returned). newID may be nil
@@ -92,7 +99,7 @@ func NewParser(tools []Tool, choice Choice, parallel bool, newID IDFunc) *Parser
 		choice:   choice,
 		parallel: parallel,
 		newID:    newID,
-		split:    NewSplitter(openTag),
+		split:    NewSplitter(openTag, responseTag),
 		alone:    true,
 	}
 }
@@ -101,7 +108,7 @@ func NewParser(tools []Tool, choice Choice, parallel bool, newID IDFunc) *Parser
 // phase ends the previous phase's text: a tag cannot span two phases. The
 // returned slice is reused: it is valid until the next Feed or Close.
 func (p *Parser) Feed(phase Phase, text string) []Event {
-	if p.closed {
+	if p.closed || p.stopped {
 		return nil
 	}
 	p.out = p.out[:0]
@@ -121,9 +128,23 @@ func (p *Parser) Close() []Event {
 		return nil
 	}
 	p.out = p.out[:0]
-	p.endPhase()
+	if !p.stopped {
+		p.endPhase()
+	}
 	p.closed = true
 	return p.out
+}
+
+// Stopped reports that, after its calls, the model began inventing their
+// results (a <tool_response> in the answer). That text and everything after
+// it is dropped; the caller may stop reading the upstream and finish.
+func (p *Parser) Stopped() bool { return p.stopped }
+
+// stop drops the rest of the answer.
+func (p *Parser) stop() {
+	p.stopped = true
+	p.wsHold, p.inBlock = "", false
+	p.split.Flush()
 }
 
 // CallsMade is the number of calls returned so far.
@@ -155,6 +176,15 @@ func (p *Parser) consume(text string) {
 		p.text(out)
 		if tag < 0 {
 			return
+		}
+		if tag == 1 { // responseTag
+			if p.phase == Answer && p.sawCall {
+				p.stop()
+				return
+			}
+			p.text(responseTag)
+			text = rest
+			continue
 		}
 		p.inBlock = true
 		p.block.reset()
@@ -284,7 +314,7 @@ func (p *Parser) callBlock(cs []parsed, raw string) {
 		p.aloneCalls = append(p.aloneCalls, cs...)
 		return
 	}
-	p.wsHold, p.afterCall = "", true
+	p.wsHold, p.afterCall, p.sawCall = "", true, true
 	for _, c := range cs {
 		if slices.Contains(p.thinkCalls, c) {
 			p.dropped++
@@ -316,6 +346,7 @@ func (p *Parser) thinkingText(s string) {
 // endThinking accepts the calls that stood alone in the thinking phase.
 func (p *Parser) endThinking() {
 	if p.alone && len(p.aloneCalls) > 0 {
+		p.sawCall = true
 		for _, c := range p.aloneCalls {
 			p.thinkCalls = append(p.thinkCalls, c)
 			p.accept(c)

@@ -134,6 +134,14 @@ var parserCases = []parserCase{
 		[]string{"think:" + hermesParis + " then more", "text:ok"}},
 	{"thinking text and answer call", []frame{think("Need weather. a<b"), ans("\n" + hermesParis)},
 		[]string{"think:Need weather. a<b", parisCall}},
+	{"invented result after a call is dropped", []frame{ans(hermesParis + "\n<tool_response>\n{\"temp\": 20}\n</tool_response>\nIt is 20.")},
+		[]string{parisCall}},
+	{"invented result after a thinking call is dropped", []frame{think(hermesParis), ans("<tool_response>x")},
+		[]string{parisCall}},
+	{"tool_response without a call is text", []frame{ans("see <tool_response>x</tool_response>")},
+		[]string{"text:see <tool_response>x</tool_response>"}},
+	{"tool_response in thinking is reasoning", []frame{think("a <tool_response>"), ans(hermesParis + "b")},
+		[]string{"think:a <tool_response>", parisCall, "text:b"}},
 	{"tag split across phases is not a tag", []frame{think("x <tool_"), ans("call>{}")},
 		[]string{"think:x <tool_", "text:call>{}"}},
 }
@@ -159,6 +167,7 @@ func TestParserTextByteExact(t *testing.T) {
 		"a < b", "<b>x</b>", "<tool_call", "<tool_call>", "<tool_call></tool_call>", "</tool_call>",
 		"<<tool_call>>", "<tool_call><tool_call>", "x<tool_call>{\"name\":\"get_weather\"", "\n\n  \n",
 		"<tool_call>{\"name\":\"nope\"}</tool_call>\n\n<b>", "😀<tool_call>\xff\xfe</tool_call>",
+		"<tool_response>x</tool_response><tool_resp",
 	}
 	for _, in := range inputs {
 		t.Run(in, func(t *testing.T) {
@@ -263,6 +272,23 @@ func TestParserReasoningNotHeld(t *testing.T) {
 		if got != st.want {
 			t.Fatalf("Feed(%q) = %q, want %q", st.in, got, st.want)
 		}
+	}
+}
+
+func TestParserStopped(t *testing.T) {
+	p := NewParser(testTools, Choice{}, true, nil)
+	if evs := p.Feed(Answer, "<tool_response>"); len(evs) != 1 || p.Stopped() {
+		t.Fatalf("without a call: %+v, stopped %v", evs, p.Stopped())
+	}
+	p.Feed(Answer, hermesParis)
+	if evs := p.Feed(Answer, "\n<tool_resp"); len(evs) != 0 || p.Stopped() {
+		t.Fatalf("partial tag: %+v, stopped %v", evs, p.Stopped())
+	}
+	if evs := p.Feed(Answer, "onse>"); len(evs) != 0 || !p.Stopped() {
+		t.Fatalf("after a call: %+v, stopped %v", evs, p.Stopped())
+	}
+	if p.Feed(Answer, "more") != nil || len(p.Close()) != 0 || p.CallsMade() != 1 {
+		t.Fatal("a stopped parser still produced events")
 	}
 }
 
