@@ -27,6 +27,12 @@ const (
 	BodyBrowser = "browser" // the browser envelope (doc §3.2 b)
 	BodySimple  = "simple"  // the simplified body (doc §3.2 a)
 
+	// Where the token goes (docs/qwen-protocol.md §11.1: the browser sends
+	// only the cookie since 2026-07).
+	TokenCookie = "cookie" // Cookie: token=<JWT> (default)
+	TokenHeader = "header" // Authorization: Bearer <JWT>
+	TokenBoth   = "both"   // both of them
+
 	ThinkingSummary = "summary" // thinking_summary frames (cumulative arrays)
 	ThinkingDetail  = "detail"  // think frames (incremental text)
 
@@ -40,6 +46,7 @@ type Options struct {
 	Protocol         string // "v2" (default) or "legacy"
 	BodyStyle        string // "browser" (default) or "simple"
 	ThinkingFormat   string // "summary" (default) or "detail"
+	TokenTransport   string // "cookie" (default), "header" or "both"
 	Headers          Headers
 	HTTPClient       *http.Client  // required, without an overall Timeout
 	FirstByteTimeout time.Duration // max wait for the first frame of a completion (0 = none)
@@ -100,6 +107,9 @@ func normalize(o *Options) error {
 		return err
 	}
 	if err := oneOf("ThinkingFormat", &o.ThinkingFormat, ThinkingSummary, ThinkingDetail); err != nil {
+		return err
+	}
+	if err := oneOf("TokenTransport", &o.TokenTransport, TokenCookie, TokenHeader, TokenBoth); err != nil {
 		return err
 	}
 	if o.FirstByteTimeout < 0 || o.IdleTimeout < 0 {

@@ -143,7 +143,7 @@ func TestEmulatorFailureModes(t *testing.T) {
 }
 
 func TestEmulatorAuthModelsAndGzip(t *testing.T) {
-	fake, client, cred := emulator(t, qwenfake.Options{Gzip: true, RequireHeaders: []string{"x-request-id", "version", "bx-v", "source", "timezone"}})
+	fake, client, cred := emulator(t, qwenfake.Options{Gzip: true, RequireHeaders: []string{"x-request-id", "version", "source", "timezone"}})
 	fake.AddUser("a@b.c", "pw")
 	c := client(func(o *Options) { o.Headers.Extra = map[string]string{"Accept-Encoding": "gzip"} })
 	tok, err := c.SignIn(context.Background(), "a@b.c", "pw")

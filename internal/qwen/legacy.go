@@ -23,7 +23,7 @@ func (h *legacyHandler) finished() bool { return h.done }
 func (h *legacyHandler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *legacyHandler) frame(s *stream, data []byte) error {
-	d, ok, err := openFrame(data, &h.done, &h.acc)
+	d, ok, err := openFrame(data, &h.done, &h.acc, nil)
 	if !ok {
 		return err
 	}

@@ -68,8 +68,8 @@ func TestListModels(t *testing.T) {
 			var paths []string
 			for _, r := range f.requests() {
 				paths = append(paths, r.Path)
-				if r.Header.Get("Authorization") != "Bearer "+testToken {
-					t.Error("no Authorization on the model list")
+				if r.Header.Get("Cookie") != "token="+testToken {
+					t.Error("no token cookie on the model list")
 				}
 			}
 			if fmt.Sprint(paths) != fmt.Sprint(tc.paths) {

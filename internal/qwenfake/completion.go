@@ -73,7 +73,11 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		// Several messages on v2 got empty replies (§1, 2025-10-01).
 		p.tokens, p.think = 0, 0
 	}
-	if s.runStream(o, r, p, newV2Encoder(p, s.opts.Now)) {
+	enc := encoder(newV2Encoder(p, s.opts.Now))
+	if p.dual {
+		enc = newDualEncoder(p, s.opts.Now)
+	}
+	if s.runStream(o, r, p, enc) {
 		s.chats.addTurn(c, p, req.last().text(), s.opts.Now().Unix())
 	}
 }
@@ -130,6 +134,7 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 
 func (p *streamPlan) applyDirective(d *Directive) {
 	p.seed = d.Seed
+	p.dual = d.Dual
 	if d.Tokens >= 0 {
 		p.tokens = d.Tokens
 	}

@@ -18,10 +18,10 @@
 //	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
 //	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
 //
-// Every endpoint but signin needs "Authorization: Bearer <HS256 JWT>" signed
-// with Options.Secret and not expired (exp >= Now); otherwise 401
-// {"detail":…}. Only the Authorization header is read (no cookie token, no
-// guest mode). RequireHeaders applies to /api/v2/chat/completions and the
+// Every endpoint but signin needs an HS256 JWT signed with Options.Secret and
+// not expired (exp >= Now), sent as "Authorization: Bearer <JWT>" or as the
+// cookie "token=<JWT>" (the header wins when both are present); otherwise
+// 401 {"detail":…}. There is no guest mode. RequireHeaders applies to /api/v2/chat/completions and the
 // /api/v2/chats endpoints; a missing header gets the WAF page.
 //
 // # Completion stream (v2)
