@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -67,6 +68,9 @@ type Client struct {
 	cookie string      // extra cookies appended after token=
 	now    func() time.Time
 	loc    *time.Location
+
+	modelsMu         sync.RWMutex
+	thinkingRequired map[string]bool // model ids learned from ListModels (§11.3)
 }
 
 var _ upstream.Provider = (*Client)(nil)
@@ -149,6 +153,7 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 	if err := checkRequest(cred, req); err != nil {
 		return nil, err
 	}
+	req, hide := c.thinkingRule(req)
 	if c.opts.Protocol == ProtocolLegacy {
 		body, err := c.legacyBody(req)
 		if err != nil {
@@ -171,7 +176,37 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 		return nil, err
 	}
 	path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-	return c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{})
+	st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
+	return st, explainInvalidInput(err, req)
+}
+
+// thinkingRule applies docs/qwen-protocol.md §11.3: a model whose
+// think_skip is disabled must be sent thinking_enabled:true, else the
+// upstream answers invalid_input. Thinking is then turned on, and when the
+// caller explicitly asked for it off, its reasoning is not passed on
+// (hide), so the answer looks like the one asked for.
+func (c *Client) thinkingRule(req *upstream.ChatRequest) (_ *upstream.ChatRequest, hide bool) {
+	if (req.Thinking != nil && *req.Thinking) || !c.needsThinking(req.Model) {
+		return req, false
+	}
+	on := true
+	cp := *req
+	cp.Thinking = &on
+	return &cp, req.Thinking != nil
+}
+
+// explainInvalidInput says what an invalid_input answer most likely means
+// when the request went out with thinking off: the model requires thinking
+// and the model list has not said so (yet).
+func explainInvalidInput(err error, req *upstream.ChatRequest) error {
+	ue, ok := upstream.AsError(err)
+	if !ok || ue.Code != codeInvalidInput || (req.Thinking != nil && *req.Thinking) {
+		return err
+	}
+	cp := *ue
+	cp.Message += fmt.Sprintf(" (model %q was asked without thinking; models whose think_skip is disabled, "+
+		"like the qwen3.8 family, only answer with thinking on: use the model's -thinking variant)", req.Model)
+	return &cp
 }
 
 func checkRequest(cred upstream.Credential, req *upstream.ChatRequest) error {

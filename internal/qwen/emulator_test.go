@@ -105,7 +105,7 @@ func TestEmulatorFailureModes(t *testing.T) {
 		qwenfake.ModeErrorFrame: upstream.KindTransient, qwenfake.ModeStall: upstream.KindTimeout,
 		qwenfake.ModeStallMid: upstream.KindTimeout, qwenfake.ModeCut: upstream.KindNetwork,
 		qwenfake.ModeMalformed: upstream.KindBadResponse, qwenfake.ModeEmpty: upstream.KindEmpty,
-		qwenfake.ModeThinkOnly: upstream.KindEmpty,
+		qwenfake.ModeThinkOnly: upstream.KindEmpty, qwenfake.ModeInvalidInput: upstream.KindBadRequest,
 	}
 	for _, mode := range qwenfake.Modes() {
 		for _, proto := range []string{ProtocolV2, ProtocolLegacy} {

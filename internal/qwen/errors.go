@@ -202,6 +202,10 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 		e.Kind, e.Message = upstream.KindTransient, "internal upstream error"
 	case code == "Bad_Request":
 		e.Kind, e.Message = upstream.KindTransient, "transient upstream failure"
+	case low == codeInvalidInput:
+		// The request's own fault, not retryable: e.g. thinking off for a
+		// model whose think_skip is disabled (docs/qwen-protocol.md §11.3).
+		e.Kind, e.Message = upstream.KindBadRequest, "the upstream refused the request as invalid input"
 	case low == "data_inspection_failed":
 		e.Kind, e.Message = upstream.KindContentFilter, "the upstream content filter refused the conversation"
 	case strings.Contains(code, "FAIL_SYS_USER_VALIDATE"):
@@ -221,6 +225,10 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 	}
 	return e
 }
+
+// codeInvalidInput is the upstream's code for a request it will not answer
+// as sent (§11.3).
+const codeInvalidInput = "invalid_input"
 
 // snippet shortens upstream text for messages, on a character boundary.
 func snippet(s string, n int) string {

@@ -151,6 +151,9 @@ type v2Handler struct {
 	summary []byte // thinking_summary text emitted so far (joined thoughts)
 	acc     usageAcc
 	resp    responseFilter
+	// hideReasoning drops reasoning text: thinking was forced on for a
+	// request that asked for it off (§11.3).
+	hideReasoning bool
 }
 
 func (h *v2Handler) finished() bool { return h.done }
@@ -222,11 +225,19 @@ func (h *v2Handler) frame(s *stream, data []byte) error {
 			h.done = true
 		}
 	case "think", "thinking":
-		s.emit(upstream.EventReasoning, own(d.content.Str, data))
+		h.reason(s, own(d.content.Str, data))
 	case "thinking_summary":
-		s.emit(upstream.EventReasoning, h.summaryDelta(d.extra))
+		h.reason(s, h.summaryDelta(d.extra))
 	}
 	return nil
+}
+
+func (h *v2Handler) reason(s *stream, text string) {
+	if h.hideReasoning {
+		s.reasoning = s.reasoning || text != ""
+		return
+	}
+	s.emit(upstream.EventReasoning, text)
 }
 
 // summaryDelta returns what the cumulative summary_thought array adds to the

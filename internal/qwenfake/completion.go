@@ -155,6 +155,9 @@ const (
 	errNoMessages   = `{"success":false,"data":{"code":"Bad_Request","details":"messages is required"}}`
 	errChatNotFound = `{"success":false,"request_id":"%s","data":{"code":"Not_Found","details":"Chat not found"}}`
 	errModelTmpl    = `{"success":false,"request_id":"%s","data":{"code":"Bad_Request","details":"Model not found: %s"}}`
+	// errThinkingOff answers a thinking-off request to a model with
+	// think_skip disabled (§11.3; the exact wording upstream is unknown).
+	errThinkingOff = `{"success":false,"request_id":"%s","data":{"code":"invalid_input","details":"Invalid input: thinking cannot be disabled for this model"}}`
 )
 
 // checkCompletion validates chat id, messages and model and returns the
@@ -174,8 +177,13 @@ func (s *Server) checkCompletion(req *completionRequest, chatID, uid string) (*c
 	if len(req.Messages) == 0 {
 		return nil, http.StatusOK, []byte(errNoMessages)
 	}
-	if s.models[req.model()] == nil {
+	m := s.models[req.model()]
+	if m == nil {
 		return nil, http.StatusOK, fmt.Appendf(nil, errModelTmpl, newUUID(), jsonEscape(req.model()))
+	}
+	if m.ThinkingRequired && !req.last().FeatureConfig.ThinkingEnabled {
+		s.stats.fail(ModeInvalidInput)
+		return nil, http.StatusOK, fmt.Appendf(nil, errThinkingOff, newUUID())
 	}
 	return c, 0, nil
 }

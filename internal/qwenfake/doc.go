@@ -59,6 +59,10 @@
 //	times=N      with id=S: only the first N requests carrying that id fail
 //	             (the counter is per id; Reset clears it); 0 = always
 //	after=N      content frames (reasoning and answer) before a mid-stream failure
+//	dual=1       (v2) two candidate answers in one stream (§11.4): two response.created
+//	             frames (response_index "0" and "1", different response_id), then the
+//	             frames of both alternating, the second candidate's first; its text is
+//	             DualSecondText. Failures hit the first candidate only.
 //
 // A failure set with SetAccountFailure takes precedence over a directive.
 //
@@ -74,6 +78,8 @@
 //	http429         429 with Retry-After: 7
 //	http401         401 {"detail":…}; http403: 403 {"detail":…}
 //	http500         500 text/plain; http502: 502 text/html (gateway page)
+//	invalid_input   {"success":false,"data":{"code":"invalid_input",…}} (also what a model with
+//	                ThinkingRequired answers when thinking is off, §11.3)
 //	stall           no response at all until the client leaves (or Close), then the connection is aborted
 //
 // Inside the stream, after Failure.After content frames (response.created

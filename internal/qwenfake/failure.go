@@ -36,6 +36,7 @@ const (
 	ModeMalformed        = "malformed"
 	ModeEmpty            = "empty"
 	ModeThinkOnly        = "think_only"
+	ModeInvalidInput     = "invalid_input"
 )
 
 // Modes lists every failure mode.
@@ -44,6 +45,7 @@ func Modes() []string {
 		ModeCaptcha, ModeWAF, ModeQuota, ModeQuotaFrame, ModeHTTP429, ModeHTTP401, ModeHTTP403,
 		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeContentFilterMid,
 		ModeErrorFrame, ModeStall, ModeStallMid, ModeCut, ModeMalformed, ModeEmpty, ModeThinkOnly,
+		ModeInvalidInput,
 	}
 }
 
@@ -60,7 +62,7 @@ func knownMode(m string) bool {
 func preStream(mode string) bool {
 	switch mode {
 	case ModeCaptcha, ModeWAF, ModeQuota, ModeHTTP429, ModeHTTP401, ModeHTTP403,
-		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeStall:
+		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeStall, ModeInvalidInput:
 		return true
 	}
 	return false
@@ -129,6 +131,8 @@ func (s *Server) writePreStream(o *out, r *http.Request, mode string) {
 		o.json(http.StatusOK, []byte(badRequestBody))
 	case ModeContentFilter:
 		o.json(http.StatusOK, fmt.Appendf(nil, contentFilterTmpl, rid))
+	case ModeInvalidInput:
+		o.json(http.StatusOK, fmt.Appendf(nil, errThinkingOff, rid))
 	case ModeStall:
 		s.waitGone(r)
 		panic(http.ErrAbortHandler)

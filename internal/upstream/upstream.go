@@ -101,8 +101,11 @@ type Model struct {
 	OwnedBy    string
 	Created    int64
 	Thinking   bool // can reason (offered with a -thinking variant)
-	Vision     bool
-	MaxContext int
+	// ThinkingRequired: the model cannot answer with reasoning off (the
+	// provider turns it on by itself; a variant without it makes no sense).
+	ThinkingRequired bool
+	Vision           bool
+	MaxContext       int
 }
 
 // Provider is a chat backend.
