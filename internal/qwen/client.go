@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -56,8 +57,15 @@ type Options struct {
 	// DefaultThinkingBudget is sent as thinking_budget when the request has
 	// none; 0 omits the field (upstream default 81920).
 	DefaultThinkingBudget int
-	DeleteChats           bool             // reserved
-	Now                   func() time.Time // nil means time.Now
+	// DeleteChats deletes each upstream chat once its answer ended (or
+	// failed), in the background; Close waits for pending deletions.
+	DeleteChats       bool
+	DeleteConcurrency int           // deletions at once (default 4)
+	DeleteTimeout     time.Duration // per deletion (default 30s)
+	// Logger receives the clean-up's warnings (nil: discarded). No secret
+	// is ever logged.
+	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now
 }
 
 // Client is a Qwen Chat upstream. It is safe for concurrent use.
@@ -68,6 +76,8 @@ type Client struct {
 	cookie string      // extra cookies appended after token=
 	now    func() time.Time
 	loc    *time.Location
+
+	janitor *janitor // nil unless DeleteChats
 
 	modelsMu         sync.RWMutex
 	thinkingRequired map[string]bool // model ids learned from ListModels (§11.3)
@@ -90,6 +100,13 @@ func New(opts Options) (*Client, error) {
 		c.loc = time.UTC
 	}
 	c.static, c.cookie = staticHeaders(c.base, opts.Headers)
+	if opts.DeleteChats {
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		c.janitor = newJanitor(c, opts.DeleteConcurrency, opts.DeleteTimeout, log)
+	}
 	return c, nil
 }
 
@@ -125,6 +142,15 @@ func normalize(o *Options) error {
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if o.DeleteConcurrency < 0 || o.DeleteTimeout < 0 {
+		return errors.New("DeleteConcurrency and DeleteTimeout must not be negative")
+	}
+	if o.DeleteConcurrency == 0 {
+		o.DeleteConcurrency = DefaultDeleteConcurrency
+	}
+	if o.DeleteTimeout == 0 {
+		o.DeleteTimeout = DefaultDeleteTimeout
+	}
 	o.Headers = o.Headers.withDefaults()
 	return nil
 }
@@ -159,7 +185,11 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 		if err != nil {
 			return nil, err
 		}
-		return c.openStream(ctx, cred, "/api/chat/completions", "/", body, &legacyHandler{})
+		st, err := c.openStream(ctx, cred, "/api/chat/completions", "/", body, &legacyHandler{})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	content := flatten(req.Messages)
 	// Size check first, with a placeholder id of a real id's length, so an
@@ -173,11 +203,17 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 		return nil, err
 	}
 	if body, err = c.v2Body(req, content, chatID); err != nil {
+		c.chatDone(cred, chatID)
 		return nil, err
 	}
 	path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
 	st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
-	return st, explainInvalidInput(err, req)
+	if err != nil {
+		c.chatDone(cred, chatID)
+		return nil, explainInvalidInput(err, req)
+	}
+	st.onRelease = func() { c.chatDone(cred, chatID) }
+	return st, nil
 }
 
 // thinkingRule applies docs/qwen-protocol.md §11.3: a model whose

@@ -17,8 +17,13 @@
 //	POST   /api/v2/files/parse, …/status    pending → (parse) → running → success; unknown → failed
 //	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
 //	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
+//	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
 //
-// Every endpoint but signin needs an HS256 JWT signed with Options.Secret and
+// Stats counts chats created (ChatsNew), deleted (ChatsDeleted: a DELETE
+// that found the caller's chat) and stored now (ChatsAlive), so a test can
+// prove that a client cleans up after itself.
+//
+// Every endpoint but signin and /qwenfake/stats needs an HS256 JWT signed with Options.Secret and
 // not expired (exp >= Now), sent as "Authorization: Bearer <JWT>" or as the
 // cookie "token=<JWT>" (the header wins when both are present); otherwise
 // 401 {"detail":…}. There is no guest mode. RequireHeaders applies to /api/v2/chat/completions and the

@@ -19,15 +19,15 @@ type Options struct {
 
 // Model is one entry of the model listing.
 type Model struct {
-	ID, Name   string
-	Thinking   bool     // supports thinking (info.meta.abilities.thinking)
+	ID, Name string
+	Thinking bool // supports thinking (info.meta.abilities.thinking)
 	// ThinkingRequired lists the model with info.meta.think_skip.enable
 	// false: a completion with thinking off is answered invalid_input
 	// (docs/qwen-protocol.md §11.3).
 	ThinkingRequired bool
-	Vision     bool     // info.meta.capabilities.vision
-	ChatTypes  []string // info.meta.chat_type
-	MaxContext int      // info.meta.max_context_length
+	Vision           bool     // info.meta.capabilities.vision
+	ChatTypes        []string // info.meta.chat_type
+	MaxContext       int      // info.meta.max_context_length
 }
 
 // DefaultTestSecret is the HS256 key used when Options.Secret is nil.
