@@ -33,7 +33,13 @@ func TestRelayLeavesNoChats(t *testing.T) {
 	for _, del := range []bool{true, false} {
 		t.Run(fmt.Sprintf("delete_chats=%v", del), func(t *testing.T) {
 			emu := qwenfake.New(qwenfake.Options{})
-			emuSrv := httptest.NewServer(emu)
+			// Slow deletions: the check below only passes if Close waits.
+			emuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodDelete {
+					time.Sleep(20 * time.Millisecond)
+				}
+				emu.ServeHTTP(w, r)
+			}))
 			defer func() { emu.Close(); emuSrv.Close() }()
 			cfg := config.Default()
 			cfg.DataDir = t.TempDir()
