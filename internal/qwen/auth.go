@@ -15,7 +15,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// SignIn logs in with e-mail and password (doc §5): the password is sent as
+// SignIn logs in with e-mail and password (docs/qwen-protocol.md §5): the password is sent as
 // its SHA-256 hex digest, the answer carries the JWT in "token". The call
 // goes through via.HTTPClient when set (the account's own proxy, like its
 // chats); via.Token is ignored. Refusals (wrong password, unknown account:

@@ -26,8 +26,8 @@ const (
 	ProtocolV2     = "v2"     // /api/v2/chats/new + /api/v2/chat/completions (current)
 	ProtocolLegacy = "legacy" // era-1 /api/chat/completions with cumulative deltas
 
-	BodyBrowser = "browser" // the browser envelope (doc §3.2 b)
-	BodySimple  = "simple"  // the simplified body (doc §3.2 a)
+	BodyBrowser = "browser" // the browser envelope (docs/qwen-protocol.md §3.2 b)
+	BodySimple  = "simple"  // the simplified body (docs/qwen-protocol.md §3.2 a)
 
 	// Where the token goes (docs/qwen-protocol.md §11.1: the browser sends
 	// only the cookie since 2026-07).
@@ -38,7 +38,7 @@ const (
 	ThinkingSummary = "summary" // thinking_summary frames (cumulative arrays)
 	ThinkingDetail  = "detail"  // think frames (incremental text)
 
-	// DefaultMaxBodyBytes: doc §7, 117 KB bodies pass, 129 KB get the captcha.
+	// DefaultMaxBodyBytes: docs/qwen-protocol.md §7, 117 KB bodies pass, 129 KB get the captcha.
 	DefaultMaxBodyBytes = 128000
 )
 
@@ -274,7 +274,7 @@ func finishErr(parent, ctx context.Context, op string, err error) error {
 	return &upstream.Error{Kind: upstream.KindNetwork, Message: op + ": connection failed", Err: err}
 }
 
-// newChat creates a server-side chat and returns its id (doc §3.1). The id
+// newChat creates a server-side chat and returns its id (docs/qwen-protocol.md §3.1). The id
 // is read from data.id, or data.chat.chat_id / data.chat.id as G tolerates.
 func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model string) (string, error) {
 	body, err := c.encodeBody(&newChatBody{

@@ -15,7 +15,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// wafMarkers identify the Aliyun WAF / baxia captcha HTML page (doc §7).
+// wafMarkers identify the Aliyun WAF / baxia captcha HTML page (docs/qwen-protocol.md §7).
 var wafMarkers = []string{"aliyun_waf_aa", "aliyuncaptcha", "punish", "x5sec", "baxia", "人机验证"}
 
 // classifyAnswer classifies a complete non-SSE answer (any status). For a
@@ -124,7 +124,7 @@ func classifyFrame(data []byte) error {
 	return &upstream.Error{Kind: upstream.KindTransient, Message: "the upstream reported an error"}
 }
 
-// classifyJSON recognises the JSON error shapes of doc §7: the captcha
+// classifyJSON recognises the JSON error shapes of docs/qwen-protocol.md §7: the captcha
 // ("ret"), {"success":false,"data":{code,details}}, {"error":{code,…}}. It
 // returns nil and a safe detail text (from "detail"/"message") otherwise.
 func classifyJSON(body []byte) (*upstream.Error, string) {
@@ -193,7 +193,7 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 		}
 		return e
 	case strings.Contains(text, "Allocated quota exceeded") || strings.Contains(text, "#token-limit"):
-		// Reported with code internal_error (doc §7).
+		// Reported with code internal_error (docs/qwen-protocol.md §7).
 		e.Kind, e.Message = upstream.KindQuota, "the model quota of the account is exhausted"
 		return e
 	case low == "internal_error":

@@ -137,7 +137,7 @@ func (d *delta) set(key string, v gjson.Result) {
 }
 
 // foreign reports frames that are not assistant text: tool/function roles
-// and web_search entries (doc §3.5).
+// and web_search entries (docs/qwen-protocol.md §3.5).
 func (d *delta) foreign() bool {
 	if r := d.role.Str; r != "" && r != "assistant" {
 		return true

@@ -8,7 +8,7 @@ import (
 )
 
 // Headers are the browser-style and anti-bot headers sent on every call
-// (doc §4). Which of them the live WAF enforces changes week to week, so all
+// (docs/qwen-protocol.md §4). Which of them the live WAF enforces changes week to week, so all
 // values are configurable.
 type Headers struct {
 	UserAgent      string
@@ -114,7 +114,7 @@ func (c *Client) header(token, referer, accept string) http.Header {
 }
 
 // jsDate formats t like JavaScript's Date.toString() without the zone name,
-// e.g. "Mon Dec 08 2025 17:28:55 GMT+0800" (doc §4).
+// e.g. "Mon Dec 08 2025 17:28:55 GMT+0800" (docs/qwen-protocol.md §4).
 func jsDate(t time.Time) string {
 	return t.Format("Mon Jan 02 2006 15:04:05 GMT-0700")
 }

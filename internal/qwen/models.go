@@ -11,7 +11,7 @@ import (
 
 // Model list endpoints: R and the web UI use /api/models ({"data":[…]}); G
 // moved to /api/v2/models/ ({"success":true,"data":{"data":[…]}}) in
-// 2026-06 (doc §1, §2.6). Both envelopes are accepted on both.
+// 2026-06 (docs/qwen-protocol.md §1, §2.6). Both envelopes are accepted on both.
 var modelPaths = []string{"/api/models", "/api/v2/models/"}
 
 // ListModels returns the upstream's models. It tries /api/models first and

@@ -14,7 +14,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// modelElement is the reconstructed element of doc §2.6.
+// modelElement is the reconstructed element of docs/qwen-protocol.md §2.6.
 const modelElement = `{"id":"qwen3-max","name":"Qwen3-Max","object":"model","owned_by":"qwen",
  "info":{"id":"qwen3-max","name":"Qwen3-Max","created_at":1757000000,"is_active":true,
   "meta":{"capabilities":{"vision":true,"document":true,"thinking":true,"thinking_budget":true},

@@ -171,7 +171,7 @@ func TestTooLargeBeforeAnyCall(t *testing.T) {
 			t.Errorf("%s: %d upstream calls before refusing", proto, n)
 		}
 	}
-	// 117 KB passes (doc §7).
+	// 117 KB passes (docs/qwen-protocol.md §7).
 	f := newFake(t, serveSSE(readTestdata(t, "v2_fast_answer.sse")))
 	if _, err := run(context.Background(), f.client(t, nil), userReq(strings.Repeat("y", 117000))); err != nil {
 		t.Fatal(err)

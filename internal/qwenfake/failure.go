@@ -68,7 +68,7 @@ func preStream(mode string) bool {
 	return false
 }
 
-// Upstream texts, as reported in §7 of the protocol notes.
+// Upstream texts, as reported in docs/qwen-protocol.md §7.
 const (
 	captchaTmpl = `{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR::SM::哎哟喂,被挤爆啦,请稍后重试"],` +
 		`"data":{"url":"https://chat.qwen.ai:443//api/v2/chat/completions/_____tmd_____/punish?` +
