@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -87,4 +88,79 @@ func TestRelayLeavesNoChats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRelayDualAnswerOnce: a stream carrying two interleaved candidate
+// answers (docs/qwen-protocol.md §11.4) reaches the client as the first
+// candidate only, streamed and not.
+func TestRelayDualAnswerOnce(t *testing.T) {
+	emu := qwenfake.New(qwenfake.Options{})
+	emuSrv := httptest.NewServer(emu)
+	defer func() { emu.Close(); emuSrv.Close() }()
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.UpstreamURL = emuSrv.URL
+	cfg.QwenTokens = []string{emu.MintToken("alice", time.Hour)}
+	cfg.AccountMinInterval = 0
+	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler)
+	tr := &http.Transport{}
+	defer func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+		if err := a.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}()
+	want, other := qwenfake.AnswerText("dd", 6), qwenfake.DualSecondText("dd", 6)
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) {
+			body := fmt.Sprintf(`{"model":"qwen3.7-plus","stream":%v,"messages":[{"role":"user","content":"hi [[qwenfake tokens=6 seed=dd dual=1]]"}]}`, stream)
+			resp, err := (&http.Client{Transport: tr}).Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			got := contentOf(t, raw, stream)
+			if got != want || strings.Contains(got, other) {
+				t.Fatalf("answer %q, want %q once (status %d)", got, want, resp.StatusCode)
+			}
+		})
+	}
+}
+
+// contentOf extracts the answer text of a chat completion, or of a stream
+// of chunks.
+func contentOf(t *testing.T, raw []byte, stream bool) string {
+	t.Helper()
+	if !stream {
+		var v struct {
+			Choices []struct{ Message struct{ Content string } }
+		}
+		if err := json.Unmarshal(raw, &v); err != nil || len(v.Choices) != 1 {
+			t.Fatalf("answer %s: %v", raw, err)
+		}
+		return v.Choices[0].Message.Content
+	}
+	var b strings.Builder
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var v struct {
+			Choices []struct{ Delta struct{ Content string } }
+		}
+		if err := json.Unmarshal([]byte(data), &v); err != nil {
+			t.Fatalf("chunk %s: %v", data, err)
+		}
+		for _, c := range v.Choices {
+			b.WriteString(c.Delta.Content)
+		}
+	}
+	return b.String()
 }
