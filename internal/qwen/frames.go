@@ -163,25 +163,33 @@ func (h *v2Handler) usage() upstream.Usage { return h.acc.result() }
 // responseFilter keeps one answer of a stream. The upstream may interleave
 // two candidate answers, each announced by its own response.created frame
 // and carrying its response_id on every frame (docs/qwen-protocol.md
-// §11.4): the first response id seen is kept, frames naming another one are
-// dropped. Frames without a response id (error frames) are kept.
-type responseFilter struct{ id string }
+// §11.4): the first announced response id is kept and, once a second one
+// was announced, frames naming another id are dropped. A stream with a
+// single response.created is never filtered, so an id spelled differently
+// in its frames cannot cost the answer. Frames without a response id (error
+// frames) are kept.
+type responseFilter struct {
+	id    string // the first announced response id
+	multi bool   // another response.created was seen
+}
 
-// keep reports whether the frame belongs to the kept answer, adopting the
-// first response id it sees.
+// keep reports whether the frame belongs to the kept answer.
 func (f *responseFilter) keep(top *topLevel, data []byte) bool {
-	id := top.response
-	if top.created.IsObject() {
-		id = top.created.Get("response_id")
+	if top.created.Exists() {
+		id := top.created.Get("response_id")
+		switch {
+		case id.Type != gjson.String || id.Str == "":
+		case f.id == "":
+			f.id = own(id.Str, data)
+		case id.Str != f.id:
+			f.multi = true
+		}
+		return false // a created frame carries no content
 	}
-	if id.Type != gjson.String || id.Str == "" {
-		return !top.created.Exists() // a created frame without an id carries nothing
-	}
-	if f.id == "" {
-		f.id = own(id.Str, data)
+	if !f.multi || top.response.Type != gjson.String || top.response.Str == "" {
 		return true
 	}
-	return id.Str == f.id
+	return top.response.Str == f.id
 }
 
 // openFrame is what every frame of both protocols needs first: it notes

@@ -64,6 +64,15 @@ func TestDualCandidates(t *testing.T) {
 			t.Errorf("usage %+v, want the first candidate's", u)
 		}
 	})
+	t.Run("single candidate is never filtered", func(t *testing.T) {
+		// Frames whose id is spelled differently from response.created.
+		sse := strings.ReplaceAll(readTestdata(t, "v2_fast_answer.sse"), `"response_id": "`, `"response_id": "x-`)
+		f := newFake(t, serveSSE(sse))
+		o, err := run(context.Background(), f.client(t, nil), userReq("x"))
+		if err != nil || o.err != nil || o.text(upstream.EventContent) == "" {
+			t.Fatalf("answer %q: %v %v", o.text(upstream.EventContent), err, o.err)
+		}
+	})
 	_, client, cred := emulator(t, qwenfake.Options{})
 	for _, thinking := range []bool{false, true} {
 		name := map[bool]string{false: "emulator", true: "emulator thinking"}[thinking]
