@@ -31,7 +31,7 @@ func (p *Pool) AddAccount(ctx context.Context, in *store.Account) (*store.Accoun
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	signIn := func() error {
-		tok, err := p.up.SignIn(ctx, a.Email, a.Password)
+		tok, err := p.up.SignIn(ctx, upstream.Credential{ID: "new-account", HTTPClient: client}, a.Email, a.Password)
 		if err != nil {
 			return fmt.Errorf("pool: sign-in failed: %w", err)
 		}
