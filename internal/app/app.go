@@ -127,13 +127,19 @@ func NewPool(cfg config.Config, st *sqlite.DB, provider *qwen.Client, tr *http.T
 	if m != nil {
 		obs = m
 	}
-	minInterval := cfg.AccountMinInterval
-	if minInterval == 0 {
-		minInterval = -1 // the pool reads 0 as "its default"; the config's 0 means no pacing
+	rate := cfg.AccountRate
+	if rate == 0 {
+		rate = -1 // the pool reads 0 as "its default"; the config's 0 means no pacing
+	}
+	if cfg.AccountMinInterval > 0 && log != nil {
+		log.Warn("account_min_interval is deprecated: it replaces account_rate and account_burst with a minimum interval between any two requests on an account",
+			slog.Duration("account_min_interval", cfg.AccountMinInterval))
 	}
 	return pool.New(pool.Options{
 		MaxConcurrent:    cfg.AccountMaxConcurrent,
-		MinInterval:      minInterval,
+		Rate:             rate,
+		Burst:            cfg.AccountBurst,
+		MinInterval:      cfg.AccountMinInterval, // deprecated; > 0 replaces Rate and Burst
 		AcquireTimeout:   cfg.AcquireTimeout,
 		HealthInterval:   cfg.HealthInterval,
 		CheckQuarantined: cfg.CheckQuarantined,

@@ -28,6 +28,9 @@ type Report struct {
 func (r *Report) countCorrupted() int {
 	n := 0
 	for _, s := range r.Scenarios {
+		if s.Sequential != nil {
+			n += s.Sequential.corrupted()
+		}
 		for _, t := range []*TargetResult{s.Direct, s.Relay} {
 			if t != nil {
 				n += t.Corrupted
@@ -65,6 +68,10 @@ func describe(url string, pid int) string {
 }
 
 func writeScenario(w io.Writer, s ScenarioResult) {
+	if s.Sequential != nil {
+		writeSequential(w, s)
+		return
+	}
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s\n", s.Name, s.N, s.C, s.Tokens, s.Delay)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -37,13 +38,22 @@ type Config struct {
 	AdminKey    string `yaml:"admin_key"`
 	AdminListen string `yaml:"admin_listen"`
 
-	AccountMaxConcurrent int           `yaml:"account_max_concurrent"`
-	AccountMinInterval   time.Duration `yaml:"account_min_interval"`
-	AcquireTimeout       time.Duration `yaml:"acquire_timeout"`
-	HealthInterval       time.Duration `yaml:"health_interval"`
-	CheckQuarantined     bool          `yaml:"check_quarantined"`
-	RefreshBefore        time.Duration `yaml:"refresh_before"`
-	UsageRetention       time.Duration `yaml:"usage_retention"`
+	AccountMaxConcurrent int `yaml:"account_max_concurrent"`
+	// AccountRate and AccountBurst pace request starts on one account: a
+	// token bucket of AccountBurst starts refilled at AccountRate per
+	// second (0 = no pacing). A start on an idle account never waits.
+	AccountRate  float64 `yaml:"account_rate"`
+	AccountBurst int     `yaml:"account_burst"`
+	// AccountMinInterval is deprecated: when > 0 it replaces AccountRate
+	// and AccountBurst with a minimum time between any two starts on one
+	// account (rate 1/interval, burst 1, idle accounts too). Setting it to
+	// 0 in the file, env or flags keeps its old meaning: no pacing.
+	AccountMinInterval time.Duration `yaml:"account_min_interval"`
+	AcquireTimeout     time.Duration `yaml:"acquire_timeout"`
+	HealthInterval     time.Duration `yaml:"health_interval"`
+	CheckQuarantined   bool          `yaml:"check_quarantined"`
+	RefreshBefore      time.Duration `yaml:"refresh_before"`
+	UsageRetention     time.Duration `yaml:"usage_retention"`
 
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
@@ -100,7 +110,8 @@ func Default() Config {
 		DataDir:              "./data",
 		AdminListen:          "127.0.0.1:8081",
 		AccountMaxConcurrent: 2,
-		AccountMinInterval:   time.Second,
+		AccountRate:          1,
+		AccountBurst:         3,
 		AcquireTimeout:       30 * time.Second,
 		HealthInterval:       10 * time.Minute,
 		RefreshBefore:        24 * time.Hour,
@@ -210,7 +221,48 @@ func (c *Config) Validate() error {
 	if c.ThinkingBudget < 0 {
 		bad("thinking_budget must be >= 0")
 	}
+	errs = append(errs, c.pacingErrors()...)
 	return errors.Join(errs...)
+}
+
+// Bounds of the pacing settings (the pool's bucket arithmetic stays far
+// from overflow within them).
+const (
+	minAccountRate  = 1.0 / 86400 // one start a day
+	maxAccountBurst = 10000
+)
+
+// pacingErrors checks account_rate and account_burst.
+func (c *Config) pacingErrors() []error {
+	var errs []error
+	switch r := c.AccountRate; {
+	case math.IsNaN(r) || math.IsInf(r, 0) || r < 0:
+		errs = append(errs, fmt.Errorf("account_rate must be a number of starts per second >= 0 (0 = no pacing), got %v", r))
+	case r > 0 && r < minAccountRate:
+		errs = append(errs, fmt.Errorf("account_rate %v is below one start a day (%.7f); 0 turns pacing off", r, minAccountRate))
+	}
+	if c.AccountBurst < 1 || c.AccountBurst > maxAccountBurst {
+		errs = append(errs, fmt.Errorf("account_burst must be between 1 and %d, got %d", maxAccountBurst, c.AccountBurst))
+	}
+	return errs
+}
+
+// resolvePacing applies the deprecated account_min_interval when it was
+// set (set holds the flag names of the settings given in the file, the
+// environment or the flags): it cannot be combined with the settings that
+// replace it, and 0 keeps its old meaning, no pacing.
+func (c *Config) resolvePacing(set map[string]bool) error {
+	if !set["account-min-interval"] {
+		return nil
+	}
+	if set["account-rate"] || set["account-burst"] {
+		return errors.New("account_min_interval is deprecated and cannot be combined with account_rate or account_burst: " +
+			"remove it (its meaning was account_rate: 1/interval with account_burst: 1)")
+	}
+	if c.AccountMinInterval == 0 {
+		c.AccountRate = 0
+	}
+	return nil
 }
 
 func oneOf(errs *[]error, name, v string, allowed ...string) {

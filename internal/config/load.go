@@ -51,6 +51,17 @@ func integer(f func(c *Config) *int) func(*Config, string) error {
 	}
 }
 
+func float(f func(c *Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", v)
+		}
+		*f(c) = n
+		return nil
+	}
+}
+
 func int64v(f func(c *Config) *int64) func(*Config, string) error {
 	return func(c *Config, v string) error {
 		n, err := strconv.ParseInt(v, 10, 64)
@@ -85,7 +96,9 @@ var settings = []setting{
 	{"admin-key", "key of the admin API (empty = admin API off; prefer the env variable)", str(func(c *Config) *string { return &c.AdminKey })},
 	{"admin-listen", "address of the admin API", str(func(c *Config) *string { return &c.AdminListen })},
 	{"account-max-concurrent", "requests in flight per Qwen account", integer(func(c *Config) *int { return &c.AccountMaxConcurrent })},
-	{"account-min-interval", "minimum time between two requests on one account (pacing)", duration(func(c *Config) *time.Duration { return &c.AccountMinInterval })},
+	{"account-rate", "request starts per second on one account once its burst is used (0 = no pacing)", float(func(c *Config) *float64 { return &c.AccountRate })},
+	{"account-burst", "request starts at once on one account before the rate applies", integer(func(c *Config) *int { return &c.AccountBurst })},
+	{"account-min-interval", "deprecated: minimum time between any two starts on one account (replaces account-rate and account-burst; 0 = no pacing)", duration(func(c *Config) *time.Duration { return &c.AccountMinInterval })},
 	{"acquire-timeout", "how long a request waits for a free account", duration(func(c *Config) *time.Duration { return &c.AcquireTimeout })},
 	{"health-interval", "how often cooling accounts are checked", duration(func(c *Config) *time.Duration { return &c.HealthInterval })},
 	{"check-quarantined", "also health-check accounts quarantined by a captcha", boolean(func(c *Config) *bool { return &c.CheckQuarantined })},
@@ -147,8 +160,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	given := map[string]bool{} // every setting given by the file, env or flags
 	if *configPath != "" {
-		if err := loadFile(&cfg, *configPath); err != nil {
+		if err := loadFile(&cfg, *configPath, given); err != nil {
 			return cfg, err
 		}
 	}
@@ -156,6 +170,7 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, s := range settings {
 		if v := getenv(EnvName(s.name)); v != "" {
+			given[s.name] = true
 			if err := s.set(&cfg, v); err != nil {
 				return cfg, fmt.Errorf("%s: %w", EnvName(s.name), err)
 			}
@@ -163,10 +178,14 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	}
 	for _, s := range settings {
 		if set[s.name] {
+			given[s.name] = true
 			if err := s.set(&cfg, *flagVals[s.name]); err != nil {
 				return cfg, fmt.Errorf("--%s: %w", s.name, err)
 			}
 		}
+	}
+	if err := cfg.resolvePacing(given); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
@@ -174,7 +193,9 @@ func Load(args []string, getenv func(string) string, stderr io.Writer) (Config, 
 	return cfg, nil
 }
 
-func loadFile(cfg *Config, path string) error {
+// loadFile decodes the YAML file at path into cfg and adds the settings it
+// gives to given (by flag name: account_rate is account-rate).
+func loadFile(cfg *Config, path string, given map[string]bool) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
@@ -183,6 +204,12 @@ func loadFile(cfg *Config, path string) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	var keys map[string]yaml.Node
+	if err := yaml.Unmarshal(b, &keys); err == nil { // the file decoded above: a mapping or empty
+		for k := range keys {
+			given[strings.ReplaceAll(k, "_", "-")] = true
+		}
 	}
 	return nil
 }

@@ -44,13 +44,15 @@ func ToolFlags(fs *flag.FlagSet, getenv func(string) string) func() (Config, err
 // validated with ValidateTool.
 func LoadTool(path string, getenv func(string) string, overrides map[string]string) (Config, error) {
 	cfg := Default()
+	given := map[string]bool{}
 	if path != "" {
-		if err := loadFile(&cfg, path); err != nil {
+		if err := loadFile(&cfg, path, given); err != nil {
 			return cfg, err
 		}
 	}
 	for _, s := range settings {
 		if v := getenv(EnvName(s.name)); v != "" {
+			given[s.name] = true
 			if err := s.set(&cfg, v); err != nil {
 				return cfg, fmt.Errorf("%s: %w", EnvName(s.name), err)
 			}
@@ -58,10 +60,14 @@ func LoadTool(path string, getenv func(string) string, overrides map[string]stri
 	}
 	for _, s := range settings {
 		if v, ok := overrides[s.name]; ok {
+			given[s.name] = true
 			if err := s.set(&cfg, v); err != nil {
 				return cfg, fmt.Errorf("--%s: %w", s.name, err)
 			}
 		}
+	}
+	if err := cfg.resolvePacing(given); err != nil {
+		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	if err := cfg.ValidateTool(); err != nil {
 		return cfg, fmt.Errorf("invalid configuration:\n%w", err)
@@ -122,6 +128,7 @@ func (c *Config) ValidateTool() error {
 			bad("%s must be >= 0 (0 disables it)", p.name)
 		}
 	}
+	errs = append(errs, c.pacingErrors()...)
 	return errors.Join(errs...)
 }
 

@@ -17,7 +17,7 @@ type candidate struct {
 	e            *entry
 	id           int64
 	max          int
-	minInterval  time.Duration
+	pace         Pace
 	lastPick     time.Time
 	inFlight     int
 	avoided      bool      // failed softly for this request: a last resort
@@ -161,9 +161,9 @@ func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, w *r
 			continue
 		}
 		cands = append(cands, candidate{e: e, id: a.ID, lastPick: e.lastPick,
-			max:         orDefault(a.MaxConcurrent, p.opts.MaxConcurrent),
-			minInterval: orDefault(a.MinInterval, p.opts.MinInterval),
-			avoided:     w.Avoids(id), penaltyUntil: e.penaltyUntil, penalised: e.penaltyUntil.After(now),
+			max:     orDefault(a.MaxConcurrent, p.opts.MaxConcurrent),
+			pace:    p.paceOf(a),
+			avoided: w.Avoids(id), penaltyUntil: e.penaltyUntil, penalised: e.penaltyUntil.After(now),
 			notBefore: e.retryAfter})
 	}
 	wake := p.wake
@@ -178,6 +178,18 @@ func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, w *r
 	return cands, wake, nil
 }
 
+// paceOf is the pacing of account a: its own minimum interval when it has
+// one (PaceEvery, the meaning it always had; < 0 = none), else the pool's.
+func (p *Pool) paceOf(a *store.Account) Pace {
+	switch {
+	case a.MinInterval > 0:
+		return PaceEvery(a.MinInterval)
+	case a.MinInterval < 0:
+		return Pace{}
+	}
+	return p.pace
+}
+
 func (p *Pool) reportReactivated(ctx context.Context, e *entry, now time.Time) {
 	p.mu.Lock()
 	c := change{id: e.acct.ID, name: e.acct.Name, from: store.StateCooling, to: store.StateActive, reason: "cool-down over"}
@@ -186,9 +198,9 @@ func (p *Pool) reportReactivated(ctx context.Context, e *entry, now time.Time) {
 	p.saveLater(e)
 }
 
-// take leases the best candidate that has a free slot and no Retry-After
-// pending. With none it returns how long to wait for pacing or a
-// Retry-After (0: wait for a release only).
+// take leases the best candidate that has a free slot, a pacing token and
+// no Retry-After pending. With none it returns how long to wait for the
+// first pacing token or Retry-After to come (0: wait for a release only).
 func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.Duration, error) {
 	if err := p.inFlight(ctx, cands); err != nil {
 		return nil, 0, fmt.Errorf("pool: live state: %w", err)
@@ -223,7 +235,7 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 			wait(c.notBefore.Sub(now))
 			continue
 		}
-		ok, err := p.live.TryAcquire(ctx, c.id, c.max, c.minInterval, now)
+		ok, paceWait, err := p.live.TryAcquire(ctx, c.id, c.max, c.pace, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("pool: live state: %w", err)
 		}
@@ -237,12 +249,8 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 			p.mu.Unlock()
 			return l, 0, nil
 		}
-		if c.inFlight < c.max && c.minInterval > 0 {
-			d := c.lastPick.Add(c.minInterval).Sub(now)
-			if d <= 0 || d > c.minInterval {
-				d = c.minInterval / 4
-			}
-			wait(d)
+		if paceWait > 0 {
+			wait(paceWait)
 		}
 	}
 	return nil, pace, nil

@@ -30,8 +30,17 @@ import (
 
 // Options tune the pool. Zero values take the defaults given per field.
 type Options struct {
-	MaxConcurrent      int            // per-account cap, default 2 (Account.MaxConcurrent overrides)
-	MinInterval        time.Duration  // minimum time between two request starts on one account, default 1s; < 0 = no pacing
+	MaxConcurrent int // per-account cap, default 2 (Account.MaxConcurrent overrides)
+	// Rate and Burst pace request starts on one account with a token
+	// bucket (see Pace): Rate starts per second, default 1 (< 0 = no
+	// pacing), Burst starts at once, default 3. Account.MinInterval
+	// overrides them per account (PaceEvery).
+	Rate  float64
+	Burst int
+	// MinInterval is deprecated: when > 0 it replaces Rate and Burst with a
+	// minimum time between any two starts on one account (PaceEvery); < 0
+	// is no pacing.
+	MinInterval        time.Duration
 	AcquireTimeout     time.Duration  // wait for a free slot when every eligible account is busy, default 30s
 	PenaltyBase        time.Duration  // soft penalty after one soft failure, doubled per failure in a row, default 2s
 	PenaltyMax         time.Duration  // cap of the soft penalty, default 2m
@@ -56,7 +65,12 @@ func (o Options) withDefaults() Options {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 2
 	}
-	def(&o.MinInterval, time.Second)
+	if o.Rate == 0 {
+		o.Rate = 1
+	}
+	if o.Burst <= 0 {
+		o.Burst = 3
+	}
 	def(&o.AcquireTimeout, 30*time.Second)
 	def(&o.PenaltyBase, 2*time.Second)
 	def(&o.PenaltyMax, 2*time.Minute)
@@ -77,6 +91,17 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// pace is the pool-wide pacing of one account.
+func (o Options) pace() Pace {
+	switch {
+	case o.MinInterval > 0:
+		return PaceEvery(o.MinInterval)
+	case o.MinInterval < 0 || o.Rate < 0:
+		return Pace{}
+	}
+	return Pace{Rate: o.Rate, Burst: o.Burst}
+}
+
 // Upstream is what the pool needs from the provider (*qwen.Client).
 type Upstream interface {
 	// SignIn goes through via.HTTPClient (the account's proxy) when set.
@@ -94,6 +119,7 @@ type Observer interface {
 // Pool is the account pool. It is safe for concurrent use.
 type Pool struct {
 	opts    Options
+	pace    Pace // opts.pace()
 	st      store.AccountStore
 	up      Upstream
 	live    LiveState
@@ -155,7 +181,7 @@ func New(opts Options, st store.AccountStore, up Upstream, live LiveState, obs O
 		live = NewMemoryLive()
 	}
 	return &Pool{
-		opts: opts, st: st, up: up, live: live, obs: obs, log: log,
+		opts: opts, pace: opts.pace(), st: st, up: up, live: live, obs: obs, log: log,
 		clients: newClientCache(opts.BaseTransport),
 		entries: map[int64]*entry{},
 		wake:    make(chan struct{}),
