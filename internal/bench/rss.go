@@ -104,7 +104,7 @@ func (l rssLoad) run(ctx context.Context, s streamer, probe rssProbe) RSSResult 
 		delta := float64(res.Open.RSSKB - res.Idle.RSSKB)
 		res.PerStreamKB = math.Round(delta/float64(res.Opened)*100) / 100
 	}
-	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle)
+	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle, rssSlack)
 	res.Pass = res.Opened == l.streams && res.Errors == 0 && res.PerStreamKB <= rssTargetKB && res.Released
 	return res
 }
@@ -181,10 +181,16 @@ func (o *opener) waitAll(ctx context.Context, n int, timeout time.Duration) (int
 	return int(o.opened.Load()), math.Round(time.Since(start).Seconds()*100) / 100
 }
 
+// slack is how far above their idle values a relay's descriptors and
+// goroutines may stay and still count as released.
+type slack struct{ fds, goroutines int }
+
+// rssSlack allows for the pools and buffers 10,000 streams leave behind.
+var rssSlack = slack{fds: 32, goroutines: 64}
+
 // awaitRelease polls the relay for up to 30 s until its descriptors (and
 // goroutines, when known) are back near their idle values.
-func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int) (procStats, int, bool) {
-	const fdSlack, goSlack = 32, 64
+func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int, s slack) (procStats, int, bool) {
 	deadline := time.Now().Add(30 * time.Second)
 	var last procStats
 	g := -1
@@ -194,8 +200,8 @@ func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int) (p
 			last = ps
 		}
 		g = p.goroutines(ctx)
-		fdsOK := err == nil && ps.FDs <= idle.FDs+fdSlack
-		goOK := g < 0 || idleG < 0 || g <= idleG+goSlack
+		fdsOK := err == nil && ps.FDs <= idle.FDs+s.fds
+		goOK := g < 0 || idleG < 0 || g <= idleG+s.goroutines
 		if fdsOK && goOK {
 			return last, g, true
 		}

@@ -17,12 +17,17 @@ type scenario struct {
 	minRatio  float64 // relay/direct req/s needed to pass
 	zeroErrs  bool    // errors fail the scenario
 	rssStream bool    // the rss scenario (memory, not throughput)
+	faults    bool    // the fault soak (relay only, its own emulator and relays)
+	// timeout bounds one run (one target, or one soak round); 0 = --timeout.
+	timeout time.Duration
 }
 
 var defaultScenarios = map[string]scenario{
 	"fast": {name: "fast", n: 5000, c: 50, tokens: 64, minRatio: 0.70},
 	"slow": {name: "slow", n: 2000, c: 500, tokens: 64, delay: 20 * time.Millisecond, minRatio: 0.95, zeroErrs: true},
 	"rss":  {name: "rss", tokens: 1000, delay: time.Second, rssStream: true},
+	// Three rounds (1, 2, 5 accounts) must fit in about three minutes.
+	"faults": {name: "faults", n: 2000, c: 20, tokens: 32, faults: true, timeout: 55 * time.Second},
 }
 
 // ScenarioResult is one throughput scenario's outcome.
@@ -54,6 +59,9 @@ func (o *options) resolve(name string) scenario {
 	if o.setDelay {
 		s.delay = o.delay
 	}
+	if o.setTimeout || s.timeout == 0 {
+		s.timeout = o.timeout
+	}
 	return s
 }
 
@@ -73,7 +81,7 @@ func (r *runner) load(s scenario) load {
 		warm = 2 * s.c
 	}
 	return load{
-		n: s.n, c: s.c, tokens: s.tokens, delay: s.delay, timeout: r.o.timeout, warm: warm,
+		n: s.n, c: s.c, tokens: s.tokens, delay: s.delay, timeout: s.timeout, warm: warm,
 		seed: r.runID + "-" + s.name, answer: r.answer,
 	}
 }
