@@ -15,8 +15,9 @@ import (
 
 // soakRelayHandler is a stand-in relay for the soak's client and driver:
 // it answers the emulator's text for the directive's seed and tokens, and
-// for some failure modes answers what a relay that did not retry might.
-func soakRelayHandler(key string) http.Handler {
+// unless faithful, for some failure modes answers what a relay that did
+// not retry might.
+func soakRelayHandler(key string, faithful bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+key {
 			writeJSONError(w, http.StatusUnauthorized, `{"error":{"message":"bad key","type":"invalid_request_error","code":"invalid_api_key"}}`)
@@ -28,6 +29,9 @@ func soakRelayHandler(key string) http.Handler {
 			return
 		}
 		d, _ := qwenfake.ParseDirective(req.Messages[len(req.Messages)-1].Content)
+		if faithful {
+			d.Fail = ""
+		}
 		answer := expectedAnswer(d.Seed, d.Tokens)
 		switch d.Fail {
 		case qwenfake.ModeHTTP429:
@@ -95,7 +99,7 @@ func wantSoakOutcome(p plannedRequest) (result, string) {
 
 func TestChatClientOutcomes(t *testing.T) {
 	checkLeaks(t)
-	url := serve(t, soakRelayHandler("k")).URL
+	url := serve(t, soakRelayHandler("k", false)).URL
 	c := newRelayClient(url, "k", transport(t, 4))
 	for i, k := range append(append(slices.Clone(softKinds), hardKinds...), faultKind{Name: "clean", Class: classClean}) {
 		for _, stream := range []bool{true, false} {
@@ -148,7 +152,7 @@ func TestParseCompletion(t *testing.T) {
 
 func TestSoakDrive(t *testing.T) {
 	checkLeaks(t)
-	c := newRelayClient(serve(t, soakRelayHandler("k")).URL, "k", transport(t, 8))
+	c := newRelayClient(serve(t, soakRelayHandler("k", false)).URL, "k", transport(t, 8))
 	sk := &soak{s: scenario{n: 300, c: 6, tokens: 7, timeout: time.Minute}, answer: expectedAnswer}
 	plan := planFaults("drive", sk.s.n, defaultFaultMix)
 	r := newFaultRound(1, len(plan))
