@@ -126,15 +126,13 @@ func TestPlannedPromptDirective(t *testing.T) {
 // again (a retry) gets the exact answer.
 func TestFaultsAreOneOff(t *testing.T) {
 	checkLeaks(t)
-	_, url := startEmulator(t, qwenfake.Options{Secret: []byte("soak")})
+	fake, url := startEmulator(t, qwenfake.Options{Secret: []byte("soak")})
 	s := newDirectClient(url, mintTokens([]byte("soak"), 1), transport(t, 4))
 	for i, k := range append(slices.Clone(softKinds), hardKinds...) {
 		t.Run(k.Name, func(t *testing.T) {
 			p := plannedRequest{Stream: true, Kind: k, Seed: fmt.Sprint("one-off-", i), FaultID: fmt.Sprint("id-", i)}
 			want := expectedAnswer(p.Seed, 6)
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond) // ends the stall
-			text, err := s.stream(ctx, p.prompt(6), nil)
-			cancel()
+			text, err := firstAttempt(t, fake, s, p)
 			// A malformed frame is extra: the direct reader skips it.
 			if k.Mode != qwenfake.ModeMalformed && err == nil && text == want {
 				t.Errorf("first attempt answered exactly: the fault did not fire")
@@ -145,4 +143,31 @@ func TestFaultsAreOneOff(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstAttempt sends p once. A stalled request is abandoned once the
+// emulator has served the stall (as a relay's first-byte timeout would).
+func firstAttempt(t *testing.T, fake *qwenfake.Server, s streamer, p plannedRequest) (string, error) {
+	t.Helper()
+	if p.Kind.Mode != qwenfake.ModeStall {
+		return s.stream(context.Background(), p.prompt(6), nil)
+	}
+	before := fake.Stats().Failures[qwenfake.ModeStall]
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type answer struct {
+		text string
+		err  error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		text, err := s.stream(ctx, p.prompt(6), nil)
+		done <- answer{text, err}
+	}()
+	for fake.Stats().Failures[qwenfake.ModeStall] == before {
+		time.Sleep(5 * time.Millisecond) // waiting for a condition, not timing anything
+	}
+	cancel()
+	a := <-done
+	return a.text, a.err
 }
