@@ -42,7 +42,7 @@ func writeFaults(w io.Writer, f *FaultsResult) {
 		verdict = "PASS"
 	}
 	fmt.Fprintf(w, "target: every soft-faulted and clean request answered exactly, 0 wrong or empty answers, "+
-		"fds/goroutines back within +%d/+%d: %s\n", faultSlack.fds, faultSlack.goroutines, verdict)
+		"fds/goroutines back within +%d/+%d: %s\n", faultSlack().fds, faultSlack().goroutines, verdict)
 }
 
 // writeFaultKinds prints exact/requests per fault kind (rows) and round
@@ -85,8 +85,8 @@ func writeRoundProblems(w io.Writer, r *FaultRound) {
 		fmt.Fprintf(w, "  %d acct WRONG: %s\n", r.Accounts, oneLine(c))
 	}
 	if r.Available && !r.Released {
-		fmt.Fprintf(w, "  %d acct LEAK: fds %d→%d, goroutines %s→%s after 30 s idle\n", r.Accounts,
-			r.Before.FDs, r.After.FDs, count(r.GoroutinesBefore), count(r.GoroutinesAfter))
+		fmt.Fprintf(w, "  %d acct LEAK: fds %d→%d, goroutines %s→%s after %s idle\n", r.Accounts,
+			r.Before.FDs, r.After.FDs, count(r.GoroutinesBefore), count(r.GoroutinesAfter), faultSlack().wait)
 	}
 }
 

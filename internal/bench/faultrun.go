@@ -16,7 +16,7 @@ import (
 // closes its idle connections to the relay and the emulator closes the
 // relay's idle upstream connections, so the relay should return to its
 // idle values; the slack absorbs runtime noise only.
-var faultSlack = slack{fds: 8, goroutines: 16}
+func faultSlack() slack { return slack{fds: 8, goroutines: 16, wait: 30 * time.Second} }
 
 // faultSettle is the idle moment before the "before" measure.
 const faultSettle = time.Second
@@ -67,6 +67,7 @@ type soak struct {
 	emu      *soakEmulator
 	accounts []soakAccount
 	answer   answerFunc
+	slack    slack // leak tolerance
 	stderr   io.Writer
 }
 
@@ -109,7 +110,7 @@ func runFaults(ctx context.Context, o *options, s scenario, stderr io.Writer) *F
 	defer emu.close()
 	res.Available, res.EmulatorURL = true, emu.url
 	sk := &soak{o: o, s: s, bin: bin, dir: dir, emu: emu, accounts: emu.addAccounts(slices.Max(o.faultAccounts)),
-		answer: expectedAnswer, stderr: stderr}
+		answer: expectedAnswer, slack: faultSlack(), stderr: stderr}
 	for _, n := range o.faultAccounts {
 		if ctx.Err() != nil {
 			break
@@ -167,7 +168,7 @@ func (sk *soak) round(ctx context.Context, n int, seed string) *FaultRound {
 		return r
 	}
 	quiesce()
-	r.After, r.GoroutinesAfter, r.Released = awaitRelease(ctx, probe, r.Before, r.GoroutinesBefore, faultSlack)
+	r.After, r.GoroutinesAfter, r.Released = awaitRelease(ctx, probe, r.Before, r.GoroutinesBefore, sk.slack)
 	if r.GoroutinesBefore < 0 || r.GoroutinesAfter < 0 {
 		fmt.Fprintf(sk.stderr, "bench: faults: relay goroutines unknown (/metrics did not answer): leaks judged on fds only\n")
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -60,6 +61,11 @@ func TestRunFaultsRounds(t *testing.T) {
 					t.Errorf("round %d: %d soft faults, want 6", i, soft.Requests)
 				}
 			}
+			for _, n := range o.faultAccounts { // each relay got its own n accounts, with passwords
+				if got := storedAccounts(t, filepath.Join(o.logDir, "faults", fmt.Sprintf("accounts-%d", n), "data")); got != n {
+					t.Errorf("relay of round %d had %d accounts with a password", n, got)
+				}
+			}
 			if res.Pass != tt.pass || res.Rounds[0].Pass != tt.pass {
 				t.Errorf("pass = %t, want %t: %+v", res.Pass, tt.pass, res.Rounds[0])
 			}
@@ -72,6 +78,51 @@ func TestRunFaultsRounds(t *testing.T) {
 				t.Errorf("report lacks %q:\n%s", verdict, out.String())
 			}
 		})
+	}
+}
+
+// storedAccounts counts the accounts with an e-mail and a password in a
+// relay's data directory.
+func storedAccounts(t *testing.T, dataDir string) int {
+	t.Helper()
+	cfg := config.Default()
+	cfg.DataDir = dataDir
+	st, err := app.OpenStore(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = st.Close() }()
+	list, err := st.ListAccounts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, a := range list {
+		if a.Email != "" && a.Password != "" && a.Token != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestSoakRoundDetectsLeaks(t *testing.T) {
+	checkLeaks(t)
+	t.Setenv(fakeChildEnv, "soak-leaky")
+	emu, err := startSoakEmulator("sec", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.close()
+	o := soakOptions(t)
+	sk := &soak{o: o, s: scenario{n: 40, c: 4, tokens: 5, timeout: time.Minute}, bin: os.Args[0], dir: t.TempDir(),
+		emu: emu, accounts: emu.addAccounts(1), answer: expectedAnswer, stderr: io.Discard,
+		slack: slack{fds: 8, goroutines: 16, wait: 500 * time.Millisecond}}
+	r := sk.round(context.Background(), 1, "leak")
+	if !r.Available || r.Exact != 40 || r.Released || r.Pass {
+		t.Errorf("round %+v: want every answer exact, but a leak found", r)
+	}
+	if r.GoroutinesAfter < r.GoroutinesBefore+40 {
+		t.Errorf("goroutines %d → %d, want +40", r.GoroutinesBefore, r.GoroutinesAfter)
 	}
 }
 

@@ -39,6 +39,13 @@ func fakeChildMain() int {
 	switch key := os.Getenv("QWENRELAY_API_KEY"); mode {
 	case "soak", "soak-faithful":
 		mux.Handle("/v1/", soakRelayHandler(key, mode == "soak-faithful"))
+	case "soak-leaky": // leaks a goroutine per request
+		h := soakRelayHandler(key, true)
+		block := make(chan struct{})
+		mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+			go func() { <-block }()
+			h.ServeHTTP(w, r)
+		})
 	default:
 		mux.Handle("/v1/", openAIHandler(&behaviour{}, key))
 	}

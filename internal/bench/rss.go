@@ -104,7 +104,7 @@ func (l rssLoad) run(ctx context.Context, s streamer, probe rssProbe) RSSResult 
 		delta := float64(res.Open.RSSKB - res.Idle.RSSKB)
 		res.PerStreamKB = math.Round(delta/float64(res.Opened)*100) / 100
 	}
-	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle, rssSlack)
+	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle, rssSlack())
 	res.Pass = res.Opened == l.streams && res.Errors == 0 && res.PerStreamKB <= rssTargetKB && res.Released
 	return res
 }
@@ -182,16 +182,20 @@ func (o *opener) waitAll(ctx context.Context, n int, timeout time.Duration) (int
 }
 
 // slack is how far above their idle values a relay's descriptors and
-// goroutines may stay and still count as released.
-type slack struct{ fds, goroutines int }
+// goroutines may stay and still count as released, and how long they may
+// take to get there.
+type slack struct {
+	fds, goroutines int
+	wait            time.Duration
+}
 
 // rssSlack allows for the pools and buffers 10,000 streams leave behind.
-var rssSlack = slack{fds: 32, goroutines: 64}
+func rssSlack() slack { return slack{fds: 32, goroutines: 64, wait: 30 * time.Second} }
 
-// awaitRelease polls the relay for up to 30 s until its descriptors (and
+// awaitRelease polls the relay for up to s.wait until its descriptors (and
 // goroutines, when known) are back near their idle values.
 func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int, s slack) (procStats, int, bool) {
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(s.wait)
 	var last procStats
 	g := -1
 	for {
