@@ -24,7 +24,7 @@ import (
 // fakeChildMain), small rounds of 1 and 2 accounts.
 func soakOptions(t *testing.T) *options {
 	t.Helper()
-	o, err := parseFlags([]string{"--scenario", "faults", "-n", "60", "-c", "4", "--fault-accounts", "1,2",
+	o, err := parseFlags([]string{"--scenario", "faults", "-n", "60", "-c", "12", "--fault-accounts", "1,2",
 		"--fault-seed", "fixed", "--relay-bin", os.Args[0], "--log-dir", t.TempDir()}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
