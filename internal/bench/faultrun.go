@@ -16,10 +16,38 @@ import (
 // closes its idle connections to the relay and the emulator closes the
 // relay's idle upstream connections, so the relay should return to its
 // idle values; the slack absorbs runtime noise only.
-func faultSlack() slack { return slack{fds: 8, goroutines: 16, wait: 30 * time.Second} }
+func faultSlack() slack {
+	return slack{fds: 8, goroutines: 16, wait: 30 * time.Second, settle: 5 * time.Second}
+}
 
-// faultSettle is the idle moment before the "before" measure.
-const faultSettle = time.Second
+// idleWindow is how long the relay's idle state is read before a round;
+// the lowest readings are its baseline.
+const idleWindow = 2 * time.Second
+
+// settleIdle reads the relay every 250 ms for idleWindow, closing idle
+// connections before each reading, and returns the lowest descriptor and
+// goroutine counts seen (the warm-up's connections may still be closing).
+func settleIdle(ctx context.Context, p rssProbe) (procStats, int, error) {
+	deadline := time.Now().Add(idleWindow)
+	p.quiesce()
+	ps, err := readProc(p.pid)
+	g := p.goroutines(ctx)
+	for err == nil && time.Now().Before(deadline) && ctx.Err() == nil {
+		sleep(ctx, 250*time.Millisecond)
+		p.quiesce()
+		next, nerr := readProc(p.pid)
+		if nerr != nil {
+			return next, g, nerr
+		}
+		if next.FDs < ps.FDs {
+			ps = next
+		}
+		if ng := p.goroutines(ctx); ng >= 0 && (g < 0 || ng < g) {
+			g = ng
+		}
+	}
+	return ps, g, err
+}
 
 // FaultsResult is what the fault soak measured.
 type FaultsResult struct {
@@ -141,8 +169,10 @@ func (sk *soak) round(ctx context.Context, n int, seed string) *FaultRound {
 	defer t.CloseIdleConnections()
 	defer probeT.CloseIdleConnections()
 	c := newRelayClient(relay.url, key, t)
-	probe := rssProbe{pid: relay.pid(), goroutines: metricsGoroutines(relay.url, key, probeT)}
+	// Idle connections (the bench's to the relay, the relay's to the
+	// emulator) are closed before every reading of the relay's idle state.
 	quiesce := func() { t.CloseIdleConnections(); sk.emu.closeIdle() }
+	probe := rssProbe{pid: relay.pid(), goroutines: metricsGoroutines(relay.url, key, probeT), quiesce: quiesce}
 
 	warm := newFaultRound(n, sk.s.c)
 	sk.drive(ctx, c, planFaults(seed+"-warm", sk.s.c, faultMix{}), warm)
@@ -151,13 +181,10 @@ func (sk *soak) round(ctx context.Context, n int, seed string) *FaultRound {
 		r.Reason = fmt.Sprintf("warm-up failed: %d/%d exact; %v", warm.Exact, warm.Started, warm.ErrorSamples)
 		return r
 	}
-	quiesce()
-	sleep(ctx, faultSettle)
-	if r.Before, err = readProc(probe.pid); err != nil {
+	if r.Before, r.GoroutinesBefore, err = settleIdle(ctx, probe); err != nil {
 		r.Reason = err.Error()
 		return r
 	}
-	r.GoroutinesBefore = probe.goroutines(ctx)
 	r.Available = true
 	start := time.Now()
 	sk.drive(ctx, c, planFaults(seed, sk.s.n, defaultFaultMix), r)
@@ -167,7 +194,6 @@ func (sk *soak) round(ctx context.Context, n int, seed string) *FaultRound {
 		r.Available, r.Reason = false, fmt.Sprintf("relay exited: %v", werr)
 		return r
 	}
-	quiesce()
 	r.After, r.GoroutinesAfter, r.Released = awaitRelease(ctx, probe, r.Before, r.GoroutinesBefore, sk.slack)
 	if r.GoroutinesBefore < 0 || r.GoroutinesAfter < 0 {
 		fmt.Fprintf(sk.stderr, "bench: faults: relay goroutines unknown (/metrics did not answer): leaks judged on fds only\n")

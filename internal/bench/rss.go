@@ -71,6 +71,9 @@ type rssLoad struct {
 type rssProbe struct {
 	pid        int
 	goroutines func(ctx context.Context) int
+	// quiesce, when set, is called before each read while waiting for the
+	// relay to go idle (it closes idle connections).
+	quiesce func()
 }
 
 // run opens l.streams slow streams through s, measures the relay's memory
@@ -183,10 +186,12 @@ func (o *opener) waitAll(ctx context.Context, n int, timeout time.Duration) (int
 
 // slack is how far above their idle values a relay's descriptors and
 // goroutines may stay and still count as released, and how long they may
-// take to get there.
+// take to get there. For the first settle of that time only an exact
+// return to the idle values ends the wait, so connections still closing
+// are not counted against the relay.
 type slack struct {
 	fds, goroutines int
-	wait            time.Duration
+	wait, settle    time.Duration
 }
 
 // rssSlack allows for the pools and buffers 10,000 streams leave behind.
@@ -195,17 +200,25 @@ func rssSlack() slack { return slack{fds: 32, goroutines: 64, wait: 30 * time.Se
 // awaitRelease polls the relay for up to s.wait until its descriptors (and
 // goroutines, when known) are back near their idle values.
 func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int, s slack) (procStats, int, bool) {
-	deadline := time.Now().Add(s.wait)
+	start := time.Now()
+	deadline := start.Add(s.wait)
 	var last procStats
 	g := -1
 	for {
+		if p.quiesce != nil {
+			p.quiesce()
+		}
 		ps, err := readProc(p.pid)
 		if err == nil {
 			last = ps
 		}
 		g = p.goroutines(ctx)
-		fdsOK := err == nil && ps.FDs <= idle.FDs+s.fds
-		goOK := g < 0 || idleG < 0 || g <= idleG+s.goroutines
+		fds, gs := s.fds, s.goroutines
+		if time.Since(start) < s.settle {
+			fds, gs = 0, 0
+		}
+		fdsOK := err == nil && ps.FDs <= idle.FDs+fds
+		goOK := g < 0 || idleG < 0 || g <= idleG+gs
 		if fdsOK && goOK {
 			return last, g, true
 		}
