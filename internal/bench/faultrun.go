@@ -17,12 +17,15 @@ import (
 // relay's idle upstream connections, so the relay should return to its
 // idle values; the slack absorbs runtime noise only.
 func faultSlack() slack {
-	return slack{fds: 8, goroutines: 16, wait: 30 * time.Second, settle: 5 * time.Second}
+	return slack{fds: 8, goroutines: 16, wait: 30 * time.Second, settle: idleWindow}
 }
 
 // idleWindow is how long the relay's idle state is read before a round;
-// the lowest readings are its baseline.
-const idleWindow = 2 * time.Second
+// the lowest readings are its baseline. It is longer than the 5 s after
+// which net/http's server counts a connection that never sent a request
+// as idle (a pooled connection the relay dialled but did not use), so
+// the emulator's closeIdle can close those too.
+const idleWindow = 6 * time.Second
 
 // settleIdle reads the relay every 250 ms for idleWindow, closing idle
 // connections before each reading, and returns the lowest descriptor and
