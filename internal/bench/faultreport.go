@@ -20,27 +20,24 @@ func writeFaults(w io.Writer, f *FaultsResult) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "accounts\trequests\texact\ttyped err\tuntyped err\twrong\tempty\tnot run\tsoft exact\thard exact\tclean exact\tgoroutines before→after\tfds before→after\telapsed\t")
+	fmt.Fprintln(tw, "accounts\trequests\texact\ttyped err\tuntyped err\twrong\tempty\tnot run\tsoft exact\thard exact\tclean exact\tgoroutines before→after\tfds before→after\telapsed\tverdict\t")
 	for _, r := range f.Rounds {
 		if !r.Available {
-			fmt.Fprintf(tw, "%d\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", r.Accounts, r.Requests)
+			fmt.Fprintf(tw, "%d\t%d\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\tFAIL\t\n", r.Accounts, r.Requests)
 			continue
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s→%s\t%d→%d\t%.1fs\t\n",
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s→%s\t%d→%d\t%.1fs\t%s\t\n",
 			r.Accounts, r.Requests, pct(r.Exact, r.Requests), pct(r.Typed, r.Requests), r.Untyped, r.Wrong, r.Empty,
 			r.NotStarted, ratioText(r.ByClass[string(classSoft)]), ratioText(r.ByClass[string(classHard)]),
 			ratioText(r.ByClass[string(classClean)]), count(r.GoroutinesBefore), count(r.GoroutinesAfter),
-			r.Before.FDs, r.After.FDs, r.ElapsedSec)
+			r.Before.FDs, r.After.FDs, r.ElapsedSec, passWord(r.Pass))
 	}
 	_ = tw.Flush()
 	writeFaultKinds(w, f)
 	for _, r := range f.Rounds {
 		writeRoundProblems(w, r)
 	}
-	verdict := "FAIL"
-	if f.Pass {
-		verdict = "PASS"
-	}
+	verdict := passWord(f.Pass)
 	fmt.Fprintf(w, "target: every soft-faulted and clean request answered exactly, 0 wrong or empty answers, "+
 		"fds/goroutines back within +%d/+%d: %s\n", faultSlack().fds, faultSlack().goroutines, verdict)
 }
@@ -113,4 +110,11 @@ func ratioText(c ClassCount) string {
 		return "-"
 	}
 	return fmt.Sprintf("%d/%d", c.Exact, c.Requests)
+}
+
+func passWord(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "FAIL"
 }

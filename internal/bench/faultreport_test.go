@@ -48,8 +48,11 @@ func TestWriteFaults(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, got)
 		}
 	}
-	// The kind matrix has one column per round and a row per kind.
-	for _, row := range []string{"empty     1/1       -", "bad_request       -     0/1", "clean     1/1       -"} {
+	// One line per round, with its verdict; the kind matrix has one column
+	// per round and a row per kind.
+	for _, row := range []string{"1 2 100.0% 0.0% 0 0 0 0 1/1 - 1/1 20→21 10→11 0.0s PASS",
+		"5 3 0.0% 100.0% 0 0 0 0 0/3 - - 20→90 10→40 0.0s FAIL",
+		"empty 1/1 -", "bad_request - 0/1", "clean 1/1 -"} {
 		if !strings.Contains(strings.Join(strings.Fields(got), " "), strings.Join(strings.Fields(row), " ")) {
 			t.Errorf("kind matrix lacks %q:\n%s", row, got)
 		}
