@@ -78,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.accounts, "accounts", 4, "tokens minted for the relay's account pool (direct requests rotate over the same)")
 	fs.StringVar(&o.logLevel, "relay-log-level", "info", "log level of a started relay (info: one line per request, as deployed)")
 	fs.BoolVar(&o.clientKey, "client-key", false, "authenticate with a managed client key (limits checked, usage rows written) instead of the bootstrap key")
-	fs.BoolVar(&o.upstreamH2C, "upstream-h2c", false, "started relay speaks HTTP/2 (h2c) to the emulator, as it speaks HTTP/2 to the real upstream")
+	fs.BoolVar(&o.upstreamH2C, "upstream-h2c", false, "started relay speaks HTTP/2 (h2c) to the emulator, as it speaks HTTP/2 to the real upstream (not faults: HTTP/1.1)")
 	fs.StringVar(&o.logDir, "log-dir", "", "directory for the children's ready files and logs (default: a temporary one, removed)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
 	faultAccounts := fs.String("fault-accounts", "1,2,5", "faults: account counts, one round each")
