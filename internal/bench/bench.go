@@ -6,6 +6,9 @@
 // emulator was told to stream. It reports throughput, time to first token,
 // latency, errors and corrupted answers per target, the relay/direct
 // throughput ratio, and (scenario rss) the relay's memory per open stream.
+// Scenario faults (run only when named) soaks the relay with one-off
+// upstream failures, with 1, 2 and 5 accounts, and checks that it answers
+// through them and leaks nothing (faults.go).
 //
 // The bench only ever connects to loopback addresses.
 package bench
@@ -17,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -40,6 +44,38 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		fmt.Fprintf(stderr, "bench: warning: %v (RLIMIT_NOFILE stays %d)\n", err, nofile)
 	}
+	rep := &Report{
+		StartedAt: time.Now().UTC(), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0), NoFile: nofile,
+	}
+	shared := slices.DeleteFunc(slices.Clone(o.scenarios), func(s string) bool { return o.resolve(s).faults })
+	if len(shared) > 0 {
+		if err := runShared(ctx, o, shared, rep, stdout, stderr); err != nil {
+			return err
+		}
+	} else {
+		rep.writeHeader(stdout)
+	}
+	if len(shared) < len(o.scenarios) && ctx.Err() == nil {
+		s := o.resolve("faults")
+		rep.Faults = runFaults(ctx, o, s, stderr)
+		writeFaults(stdout, rep.Faults)
+	}
+	rep.Corrupted = rep.countCorrupted()
+	if o.jsonPath != "" {
+		if err := rep.writeJSON(o.jsonPath); err != nil {
+			return fmt.Errorf("bench: writing %s: %w", o.jsonPath, err)
+		}
+	}
+	if rep.Corrupted > 0 {
+		return fmt.Errorf("%w: %d", ErrCorrupted, rep.Corrupted)
+	}
+	return ctx.Err()
+}
+
+// runShared runs the scenarios that share one emulator and one relay
+// (fast, slow, rss), started here or given by URL.
+func runShared(ctx context.Context, o *options, names []string, rep *Report, stdout, stderr io.Writer) error {
 	e, err := setup(ctx, o, stderr)
 	if err != nil {
 		return err
@@ -48,13 +84,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(e.Missing) == len(o.targets) {
 		return fmt.Errorf("bench: setup failed: no target can be measured: %v (logs in %s)", e.Missing, e.dir)
 	}
-	rep := &Report{
-		StartedAt: time.Now().UTC(), GoVersion: runtime.Version(), NumCPU: runtime.NumCPU(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), NoFile: nofile, Env: e,
-	}
+	rep.Env = e
 	rep.writeHeader(stdout)
-	r := &runner{o: o, e: e, answer: expectedAnswer, runID: runID(), nofile: nofile, stderr: stderr}
-	for _, name := range o.scenarios {
+	r := &runner{o: o, e: e, answer: expectedAnswer, runID: runID(), nofile: rep.NoFile, stderr: stderr}
+	for _, name := range names {
 		if ctx.Err() != nil {
 			break
 		}
@@ -68,16 +101,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		rep.Scenarios = append(rep.Scenarios, res)
 		writeScenario(stdout, res)
 	}
-	rep.Corrupted = rep.countCorrupted()
-	if o.jsonPath != "" {
-		if err := rep.writeJSON(o.jsonPath); err != nil {
-			return fmt.Errorf("bench: writing %s: %w", o.jsonPath, err)
-		}
-	}
-	if rep.Corrupted > 0 {
-		return fmt.Errorf("%w: %d", ErrCorrupted, rep.Corrupted)
-	}
-	return ctx.Err()
+	return nil
 }
 
 // runID is a short random prefix for seeds, unique per run.

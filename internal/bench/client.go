@@ -93,10 +93,19 @@ func post(ctx context.Context, c *http.Client, url, auth string, body []byte, ac
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("HTTP %d: %s", resp.StatusCode, drainSnippet(resp.Body))
+		return nil, &statusError{Status: resp.StatusCode, Body: drainSnippet(resp.Body)}
 	}
 	return resp, nil
 }
+
+// statusError is an answer whose HTTP status is not 200; Body holds its
+// start (an OpenAI error JSON when the relay answered).
+type statusError struct {
+	Status int
+	Body   string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.Status, e.Body) }
 
 // requireSSE fails a 200 answer that is not an event stream (the Qwen web
 // API reports errors as 200 + JSON).
@@ -126,9 +135,10 @@ func requireSSE(resp *http.Response) error {
 	return nil
 }
 
-// drainSnippet reads a little of body for an error message, then closes it.
+// drainSnippet reads a little of body (enough for an OpenAI error JSON) for
+// an error message, then closes it.
 func drainSnippet(body io.ReadCloser) string {
-	b, _ := io.ReadAll(io.LimitReader(body, 512))
+	b, _ := io.ReadAll(io.LimitReader(body, 2048))
 	_ = body.Close()
 	return strings.TrimSpace(string(b))
 }

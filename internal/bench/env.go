@@ -51,14 +51,10 @@ func setup(ctx context.Context, o *options, stderr io.Writer) (*env, error) {
 	if len(e.tokens) == 0 {
 		e.tokens = mintTokens([]byte(o.secret), o.accounts)
 	}
-	bin := o.relayBin
-	if bin == "" {
-		exe, err := os.Executable()
-		if err != nil {
-			e.close()
-			return nil, fmt.Errorf("bench: finding the qwenrelay binary: %w", err)
-		}
-		bin = exe
+	bin, err := relayBinary(o)
+	if err != nil {
+		e.close()
+		return nil, err
 	}
 	e.startEmulator(ctx, o, bin, stderr)
 	e.startRelay(ctx, o, bin, stderr)

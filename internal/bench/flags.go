@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -20,6 +22,7 @@ type options struct {
 	delay               time.Duration
 	setN, setC          bool
 	setTokens, setDelay bool
+	setTimeout          bool
 	streams, ramp       int
 	warmup              int // requests per target before measuring; -1: 2×C
 	timeout             time.Duration
@@ -39,23 +42,30 @@ type options struct {
 	clientKey   bool
 	logDir      string
 	jsonPath    string
+
+	faultAccounts []int  // faults: one round per account count
+	faultSeed     string // faults: seed of the fault plan ("" = random)
 }
 
+// scenarioNames are the scenarios "all" runs; faults is run only when named.
 var scenarioNames = []string{"fast", "slow", "rss", "sequential"}
+
+// knownScenarios are every scenario --scenario accepts.
+var knownScenarios = append(slices.Clone(scenarioNames), "faults")
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("qwenrelay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenario := fs.String("scenario", "all", "scenario to run: all, fast, slow, rss, sequential (comma-separated list allowed)")
-	fs.IntVar(&o.n, "n", 0, "requests per target (overrides the scenario's N; fast/slow)")
-	fs.IntVar(&o.c, "c", 0, "concurrency (overrides the scenario's C; fast/slow)")
+	scenario := fs.String("scenario", "all", "scenario to run: all (= fast,slow,rss,sequential), fast, slow, rss, sequential, faults (comma-separated list allowed)")
+	fs.IntVar(&o.n, "n", 0, "requests per target (overrides the scenario's N; fast/slow; faults: per round)")
+	fs.IntVar(&o.c, "c", 0, "concurrency (overrides the scenario's C; fast/slow/faults)")
 	fs.IntVar(&o.tokens, "tokens", 0, "tokens per answer (overrides the scenario's)")
 	fs.DurationVar(&o.delay, "delay", 0, "emulator delay between frames (overrides the scenario's)")
 	fs.IntVar(&o.streams, "streams", 10000, "rss: concurrent streams held open through the relay")
 	fs.IntVar(&o.ramp, "ramp", 1000, "rss: streams being opened at once")
 	fs.IntVar(&o.warmup, "warmup", -1, "unmeasured requests per target before each run (-1: 2×C)")
-	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "wall-time bound of one run against one target")
+	fs.DurationVar(&o.timeout, "timeout", 3*time.Minute, "wall-time bound of one run against one target (faults: of one round, default 55s)")
 	fs.DurationVar(&o.rssTimeout, "rss-timeout", 3*time.Minute, "rss: bound on opening every stream")
 	targets := fs.String("targets", "direct,relay", "targets to measure: direct (emulator, Qwen v2), relay (OpenAI)")
 	fs.StringVar(&o.relayBin, "relay-bin", "", "qwenrelay binary started as emulator and relay (default: this executable)")
@@ -68,9 +78,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.accounts, "accounts", 4, "tokens minted for the relay's account pool (direct requests rotate over the same)")
 	fs.StringVar(&o.logLevel, "relay-log-level", "info", "log level of a started relay (info: one line per request, as deployed)")
 	fs.BoolVar(&o.clientKey, "client-key", false, "authenticate with a managed client key (limits checked, usage rows written) instead of the bootstrap key")
-	fs.BoolVar(&o.upstreamH2C, "upstream-h2c", false, "started relay speaks HTTP/2 (h2c) to the emulator, as it speaks HTTP/2 to the real upstream")
+	fs.BoolVar(&o.upstreamH2C, "upstream-h2c", false, "started relay speaks HTTP/2 (h2c) to the emulator, as it speaks HTTP/2 to the real upstream (not faults: HTTP/1.1)")
 	fs.StringVar(&o.logDir, "log-dir", "", "directory for the children's ready files and logs (default: a temporary one, removed)")
 	fs.StringVar(&o.jsonPath, "json", "", "also write the results as JSON to this file")
+	faultAccounts := fs.String("fault-accounts", "1,2,5", "faults: account counts, one round each")
+	fs.StringVar(&o.faultSeed, "fault-seed", "", "faults: seed of the fault plan, to replay a run (default: random)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -87,6 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			o.setTokens = true
 		case "delay":
 			o.setDelay = true
+		case "timeout":
+			o.setTimeout = true
 		}
 	})
 	o.qwenTokens = splitList(*qwenTokens)
@@ -95,6 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, err
 	}
 	if o.targets, err = parseTargets(*targets); err != nil {
+		return nil, err
+	}
+	if o.faultAccounts, err = parseCounts(*faultAccounts); err != nil {
 		return nil, err
 	}
 	return o, o.validate()
@@ -149,12 +166,8 @@ func parseScenarios(s string) ([]string, error) {
 	}
 	var out []string
 	for _, name := range splitList(s) {
-		found := false
-		for _, known := range scenarioNames {
-			found = found || name == known
-		}
-		if !found {
-			return nil, fmt.Errorf("bench: unknown scenario %q (want all, %s)", name, strings.Join(scenarioNames, ", "))
+		if !slices.Contains(knownScenarios, name) {
+			return nil, fmt.Errorf("bench: unknown scenario %q (want all, %s)", name, strings.Join(knownScenarios, ", "))
 		}
 		out = append(out, name)
 	}
@@ -176,6 +189,25 @@ func parseTargets(s string) (map[string]bool, error) {
 		return nil, errors.New("bench: no target")
 	}
 	return m, nil
+}
+
+// maxFaultAccounts bounds --fault-accounts (accounts are made per run).
+const maxFaultAccounts = 64
+
+// parseCounts parses --fault-accounts: positive account counts.
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > maxFaultAccounts {
+			return nil, fmt.Errorf("bench: --fault-accounts: want counts between 1 and %d, got %q", maxFaultAccounts, p)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("bench: --fault-accounts: no account count")
+	}
+	return out, nil
 }
 
 func splitList(s string) []string {

@@ -36,7 +36,19 @@ func fakeChildMain() int {
 		return 1
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", openAIHandler(&behaviour{}, os.Getenv("QWENRELAY_API_KEY")))
+	switch key := os.Getenv("QWENRELAY_API_KEY"); mode {
+	case "soak", "soak-faithful":
+		mux.Handle("/v1/", soakRelayHandler(key, mode == "soak-faithful"))
+	case "soak-leaky": // leaks a goroutine per request
+		h := soakRelayHandler(key, true)
+		block := make(chan struct{})
+		mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+			go func() { <-block }()
+			h.ServeHTTP(w, r)
+		})
+	default:
+		mux.Handle("/v1/", openAIHandler(&behaviour{}, key))
+	}
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
 	})

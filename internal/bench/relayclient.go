@@ -54,6 +54,14 @@ func (c *relayClient) stream(ctx context.Context, prompt string, onFirst func())
 	return postStream(ctx, c.http, c.url, c.key, body, "chat/completions", readOpenAIStream, onFirst)
 }
 
+// errorEvent is an OpenAI error event inside a stream.
+type errorEvent struct {
+	Code string // error.code, "" when absent
+	Raw  string // the error object
+}
+
+func (e *errorEvent) Error() string { return fmt.Sprintf("error frame: %.200s", e.Raw) }
+
 // errNoFinish is returned when [DONE] came without a finish_reason chunk.
 var errNoFinish = errors.New("stream ended without a finish_reason")
 
@@ -79,7 +87,7 @@ func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
 		choice := gjson.GetBytes(ev.Data, "choices.0")
 		if !choice.Exists() {
 			if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
-				return sb.String(), fmt.Errorf("error frame: %.200s", e.Raw)
+				return sb.String(), &errorEvent{Code: e.Get("code").String(), Raw: e.Raw}
 			}
 			continue // e.g. a usage-only chunk
 		}

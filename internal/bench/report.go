@@ -19,14 +19,15 @@ type Report struct {
 	NumCPU     int              `json:"num_cpu"`
 	GOMAXPROCS int              `json:"gomaxprocs"`
 	NoFile     uint64           `json:"rlimit_nofile"`
-	Env        *env             `json:"env"`
+	Env        *env             `json:"env,omitempty"` // nil when only faults ran
 	Scenarios  []ScenarioResult `json:"scenarios"`
 	RSS        *RSSResult       `json:"rss,omitempty"`
+	Faults     *FaultsResult    `json:"faults,omitempty"`
 	Corrupted  int              `json:"corrupted"` // over every target and scenario
 }
 
 func (r *Report) countCorrupted() int {
-	n := 0
+	n := r.Faults.wrongAnswers()
 	for _, s := range r.Scenarios {
 		if s.Sequential != nil {
 			n += s.Sequential.corrupted()
@@ -51,6 +52,9 @@ func (r *Report) writeJSON(path string) error {
 func (r *Report) writeHeader(w io.Writer) {
 	fmt.Fprintf(w, "qwenrelay bench  %s  %d CPUs  GOMAXPROCS %d  RLIMIT_NOFILE %d\n",
 		r.GoVersion, r.NumCPU, r.GOMAXPROCS, r.NoFile)
+	if r.Env == nil {
+		return
+	}
 	fmt.Fprintf(w, "emulator %s   relay %s\n", describe(r.Env.EmulatorURL, r.Env.EmulatorPID), describe(r.Env.RelayURL, r.Env.RelayPID))
 	for _, t := range slices.Sorted(maps.Keys(r.Env.Missing)) {
 		fmt.Fprintf(w, "target %s missing: %s\n", t, r.Env.Missing[t])

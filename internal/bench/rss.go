@@ -71,6 +71,9 @@ type rssLoad struct {
 type rssProbe struct {
 	pid        int
 	goroutines func(ctx context.Context) int
+	// quiesce, when set, is called before each read while waiting for the
+	// relay to go idle (it closes idle connections).
+	quiesce func()
 }
 
 // run opens l.streams slow streams through s, measures the relay's memory
@@ -104,7 +107,7 @@ func (l rssLoad) run(ctx context.Context, s streamer, probe rssProbe) RSSResult 
 		delta := float64(res.Open.RSSKB - res.Idle.RSSKB)
 		res.PerStreamKB = math.Round(delta/float64(res.Opened)*100) / 100
 	}
-	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle)
+	res.After, res.GoroutinesAfter, res.Released = awaitRelease(ctx, probe, res.Idle, res.GoroutinesIdle, rssSlack())
 	res.Pass = res.Opened == l.streams && res.Errors == 0 && res.PerStreamKB <= rssTargetKB && res.Released
 	return res
 }
@@ -181,21 +184,41 @@ func (o *opener) waitAll(ctx context.Context, n int, timeout time.Duration) (int
 	return int(o.opened.Load()), math.Round(time.Since(start).Seconds()*100) / 100
 }
 
-// awaitRelease polls the relay for up to 30 s until its descriptors (and
+// slack is how far above their idle values a relay's descriptors and
+// goroutines may stay and still count as released, and how long they may
+// take to get there. For the first settle of that time only an exact
+// return to the idle values ends the wait, so connections still closing
+// are not counted against the relay.
+type slack struct {
+	fds, goroutines int
+	wait, settle    time.Duration
+}
+
+// rssSlack allows for the pools and buffers 10,000 streams leave behind.
+func rssSlack() slack { return slack{fds: 32, goroutines: 64, wait: 30 * time.Second} }
+
+// awaitRelease polls the relay for up to s.wait until its descriptors (and
 // goroutines, when known) are back near their idle values.
-func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int) (procStats, int, bool) {
-	const fdSlack, goSlack = 32, 64
-	deadline := time.Now().Add(30 * time.Second)
+func awaitRelease(ctx context.Context, p rssProbe, idle procStats, idleG int, s slack) (procStats, int, bool) {
+	start := time.Now()
+	deadline := start.Add(s.wait)
 	var last procStats
 	g := -1
 	for {
+		if p.quiesce != nil {
+			p.quiesce()
+		}
 		ps, err := readProc(p.pid)
 		if err == nil {
 			last = ps
 		}
 		g = p.goroutines(ctx)
-		fdsOK := err == nil && ps.FDs <= idle.FDs+fdSlack
-		goOK := g < 0 || idleG < 0 || g <= idleG+goSlack
+		fds, gs := s.fds, s.goroutines
+		if time.Since(start) < s.settle {
+			fds, gs = 0, 0
+		}
+		fdsOK := err == nil && ps.FDs <= idle.FDs+fds
+		goOK := g < 0 || idleG < 0 || g <= idleG+gs
 		if fdsOK && goOK {
 			return last, g, true
 		}

@@ -18,6 +18,9 @@ type scenario struct {
 	zeroErrs  bool    // errors fail the scenario
 	rssStream bool    // the rss scenario (memory, not throughput)
 	seq       bool    // the sequential scenario (pacing cost, sequential.go)
+	faults    bool    // the fault soak (relay only, its own emulator and relays)
+	// timeout bounds one run (one target, or one soak round); 0 = --timeout.
+	timeout time.Duration
 }
 
 var defaultScenarios = map[string]scenario{
@@ -26,6 +29,8 @@ var defaultScenarios = map[string]scenario{
 	"rss":  {name: "rss", tokens: 1000, delay: time.Second, rssStream: true},
 
 	"sequential": {name: "sequential", n: 20, c: 1, tokens: 16, seq: true},
+	// Three rounds (1, 2, 5 accounts) must fit in about three minutes.
+	"faults": {name: "faults", n: 2000, c: 20, tokens: 32, faults: true, timeout: 55 * time.Second},
 }
 
 // ScenarioResult is one throughput scenario's outcome.
@@ -59,6 +64,9 @@ func (o *options) resolve(name string) scenario {
 	if o.setDelay {
 		s.delay = o.delay
 	}
+	if o.setTimeout || s.timeout == 0 {
+		s.timeout = o.timeout
+	}
 	return s
 }
 
@@ -78,7 +86,7 @@ func (r *runner) load(s scenario) load {
 		warm = 2 * s.c
 	}
 	return load{
-		n: s.n, c: s.c, tokens: s.tokens, delay: s.delay, timeout: r.o.timeout, warm: warm,
+		n: s.n, c: s.c, tokens: s.tokens, delay: s.delay, timeout: s.timeout, warm: warm,
 		seed: r.runID + "-" + s.name, answer: r.answer,
 	}
 }
