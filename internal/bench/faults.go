@@ -96,7 +96,10 @@ func (p plannedRequest) prompt(tokens int) string {
 	if p.Kind.Class == classClean {
 		return prompt(p.Seed, tokens, 0)
 	}
-	return fmt.Sprintf("Fault soak request, please answer. [[qwenfake tokens=%d seed=%s fail=%s times=1 id=%s after=%d]]",
+	// A 429's Retry-After is honoured for every request on the account, so
+	// the soak's are short (1 s): seven-second ones would idle a one-account
+	// round for most of its time.
+	return fmt.Sprintf("Fault soak request, please answer. [[qwenfake tokens=%d seed=%s fail=%s times=1 id=%s after=%d retry_after=1]]",
 		tokens, p.Seed, p.Kind.Mode, p.FaultID, p.after())
 }
 

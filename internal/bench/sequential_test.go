@@ -19,7 +19,7 @@ func TestSequentialScenarioAgainstChildren(t *testing.T) {
 		e:      &env{dir: t.TempDir(), EmulatorURL: "http://127.0.0.1:1", tokens: []string{"tok"}, Missing: map[string]string{}},
 		answer: testAnswer, runID: "t", stderr: &strings.Builder{},
 	}
-	s := defaultScenarios["sequential"]
+	s := r.o.resolve("sequential")
 	res := r.throughput(context.Background(), s)
 	sq := res.Sequential
 	if sq == nil || sq.Paced == nil || sq.Unpaced == nil {

@@ -24,7 +24,7 @@ func (s *Server) admitCompletion(w http.ResponseWriter, r *http.Request, v2 bool
 	body, readErr = s.readBody(r, s.opts.MaxBodyBytes)
 	if errors.Is(readErr, errTooLarge) {
 		s.stats.fail(ModeCaptcha)
-		s.writePreStream(s.newOut(w, r), r, ModeCaptcha)
+		s.writePreStream(s.newOut(w, r), r, Failure{Mode: ModeCaptcha})
 		return nil, "", false, nil
 	}
 	uid, ok = s.authenticate(w, r)
@@ -48,7 +48,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 	p, fail := s.plan(&req, uid)
 	if preStream(fail.Mode) {
 		s.stats.fail(fail.Mode)
-		s.writePreStream(o, r, fail.Mode)
+		s.writePreStream(o, r, fail)
 		return
 	}
 	c, status, errBody := s.checkCompletion(&req, r.URL.Query().Get("chat_id"), uid)

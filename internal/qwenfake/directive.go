@@ -20,6 +20,8 @@ type Directive struct {
 	ID     string        // id=S: counter key for times
 	After  int           // after=N: content frames before a mid-stream failure
 	Dual   bool          // dual=1: two candidate answers interleaved (v2 only)
+	// RetryAfter: retry_after=N, the Retry-After seconds of fail=http429.
+	RetryAfter int
 	// Invalid lists key=value words that were not understood; they are
 	// ignored.
 	Invalid []string
@@ -85,7 +87,7 @@ func (d *Directive) set(word string) bool {
 			return false
 		}
 		d.Delay = v
-	case "tokens", "think", "split", "times", "after":
+	case "tokens", "think", "split", "times", "after", "retry_after":
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 || n > maxDirectiveTokens {
 			return false
@@ -107,6 +109,8 @@ func (d *Directive) intField(key string) *int {
 		return &d.Split
 	case "times":
 		return &d.Times
+	case "retry_after":
+		return &d.RetryAfter
 	}
 	return &d.After
 }

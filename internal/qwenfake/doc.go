@@ -64,6 +64,7 @@
 //	times=N      with id=S: only the first N requests carrying that id fail
 //	             (the counter is per id; Reset clears it); 0 = always
 //	after=N      content frames (reasoning and answer) before a mid-stream failure
+//	retry_after=N  the Retry-After seconds of fail=http429 (default 7)
 //	dual=1       (v2) two candidate answers in one stream (§11.4): two response.created
 //	             frames (response_index "0" and "1", different response_id), then the
 //	             frames of both alternating, the second candidate's first; its text is
@@ -80,7 +81,7 @@
 //	quota           {"success":false,"data":{"code":"RateLimited",…,"num":4}}
 //	bad_request     {"success":false,"data":{"code":"Bad_Request","details":"Internal error"}}
 //	content_filter  {"success":false,"data":{"code":"data_inspection_failed","details":"内容安全警告：输入数据…"}}
-//	http429         429 with Retry-After: 7
+//	http429         429 with Retry-After: 7 (retry_after=N sets N seconds)
 //	http401         401 {"detail":…}; http403: 403 {"detail":…}
 //	http500         500 text/plain; http502: 502 text/html (gateway page)
 //	invalid_input   {"success":false,"data":{"code":"invalid_input",…}} (also what a model with

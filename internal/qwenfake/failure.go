@@ -11,6 +11,8 @@ type Failure struct {
 	Mode  string // one of the modes listed in doc.go; "" = none
 	Times int    // fail this many requests, then clear; 0 = always
 	After int    // content frames sent before a mid-stream failure
+	// RetryAfter is the Retry-After (seconds) of http429; 0 = 7.
+	RetryAfter int
 }
 
 // Failure modes. Pre-stream modes answer instead of a stream; in-stream
@@ -107,9 +109,9 @@ func wafPage(traceID string) []byte {
 
 // writePreStream answers a request with a pre-stream failure mode. stall
 // never returns normally: it waits for the client (or Close) and aborts.
-func (s *Server) writePreStream(o *out, r *http.Request, mode string) {
+func (s *Server) writePreStream(o *out, r *http.Request, f Failure) {
 	rid := newUUID()
-	switch mode {
+	switch f.Mode {
 	case ModeCaptcha:
 		o.json(http.StatusOK, fmt.Appendf(nil, captchaTmpl, rid[:8]+rid[9:13]+rid[14:18]))
 	case ModeWAF:
@@ -117,7 +119,11 @@ func (s *Server) writePreStream(o *out, r *http.Request, mode string) {
 	case ModeQuota:
 		o.json(http.StatusOK, fmt.Appendf(nil, quotaTmpl, rid))
 	case ModeHTTP429:
-		o.w.Header().Set("Retry-After", strconv.Itoa(7))
+		retry := 7
+		if f.RetryAfter > 0 {
+			retry = f.RetryAfter
+		}
+		o.w.Header().Set("Retry-After", strconv.Itoa(retry))
 		o.json(http.StatusTooManyRequests, []byte(`{"detail":"Too Many Requests"}`))
 	case ModeHTTP401:
 		o.json(http.StatusUnauthorized, detailJSON(DetailsInvalidToken))
@@ -199,5 +205,5 @@ func (s *Server) pickFailure(userID string, d *Directive) Failure {
 		}
 		s.idFails[d.ID] = n + 1
 	}
-	return Failure{Mode: d.Fail, Times: d.Times, After: d.After}
+	return Failure{Mode: d.Fail, Times: d.Times, After: d.After, RetryAfter: max(d.RetryAfter, 0)}
 }

@@ -28,7 +28,7 @@ func (s *Server) handleLegacy(w http.ResponseWriter, r *http.Request) {
 	p, fail := s.plan(&req, uid)
 	if preStream(fail.Mode) {
 		s.stats.fail(fail.Mode)
-		s.writePreStream(o, r, fail.Mode)
+		s.writePreStream(o, r, fail)
 		return
 	}
 	switch {
