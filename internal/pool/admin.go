@@ -108,24 +108,84 @@ func (p *Pool) lookup(id int64) (*entry, error) {
 
 // SetDisabled switches an account off, or on again: enabling makes it
 // active whatever state it was in (the admin solved the captcha, replaced
-// the token…).
+// the token…). It is an operator write: it lands on the stored record
+// whatever the pools (this one, other relays) saved meanwhile, and their
+// later saves keep it (see merge).
 func (p *Pool) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	reason := "enabled by the admin"
+	if disabled {
+		reason = "disabled by the admin"
+	}
+	return p.operatorWrite(ctx, id, func(a *store.Account, inMemory store.AccountState) bool {
+		if disabled && a.State == store.StateDisabled {
+			return false
+		}
+		if !disabled && a.State == store.StateActive && inMemory == store.StateActive {
+			return false
+		}
+		to := store.StateActive
+		if disabled {
+			to = store.StateDisabled
+		}
+		// A new StateSince marks the state group as changed even when
+		// the stored state already was the wanted one.
+		a.State, a.StateReason, a.StateSince = to, reason, p.opts.Now()
+		a.CoolUntil, a.PunishURL = time.Time{}, ""
+		return true
+	})
+}
+
+// operatorWrite applies an operator's change to account id's stored
+// record: read, mut, compare-and-swap, again from a fresh read when another
+// writer came first. mut sees the stored record and the state this pool
+// holds, and reports whether to write. The written record is then
+// installed in the pool; the groups it changed win over the pool's unsaved
+// changes.
+func (p *Pool) operatorWrite(ctx context.Context, id int64, mut func(a *store.Account, inMemory store.AccountState) bool) error {
 	e, err := p.lookup(id)
 	if err != nil {
 		return err
 	}
-	p.update(ctx, e, func(e *entry) bool {
-		now := p.opts.Now()
-		if disabled {
-			return setState(&e.acct, store.StateDisabled, "disabled by the admin", time.Time{}, "", now)
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	for range maxSaveTries {
+		cur, err := p.st.GetAccount(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			p.drop(ctx, e, "deleted from the store")
 		}
-		if e.acct.State == store.StateActive {
-			return false
+		if err != nil {
+			return fmt.Errorf("pool: account %d: %w", id, err)
 		}
+		p.mu.Lock()
+		inMemory := e.acct.State
+		p.mu.Unlock()
+		rec := cloneAccount(cur)
+		if !mut(&rec, inMemory) {
+			p.mu.Lock()
+			c := p.adoptLocked(e, cur) // already so in the store: make it so here
+			p.mu.Unlock()
+			p.report(ctx, c)
+			return nil
+		}
+		err = p.st.UpdateAccount(ctx, &rec)
+		if errors.Is(err, store.ErrVersionConflict) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("pool: account %d: %w", id, err)
+		}
+		p.mu.Lock()
+		c := p.adoptLocked(e, &rec)
 		e.consec = 0
-		return setState(&e.acct, store.StateActive, "enabled by the admin", time.Time{}, "", now)
-	})
-	return nil
+		p.saveSeq++
+		e.savedSeq = p.saveSeq
+		p.mu.Unlock()
+		c.loaded = false
+		p.report(ctx, c)
+		p.notify()
+		return nil
+	}
+	return fmt.Errorf("pool: account %d: %w (the record kept changing; try again)", id, store.ErrVersionConflict)
 }
 
 // DeleteAccount removes an account from the store and the pool. Leases in

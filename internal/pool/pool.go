@@ -219,28 +219,6 @@ func (p *Pool) adoptLocked(e *entry, rec *store.Account) change {
 	return c
 }
 
-// merge returns cur (the store's record) with the changes from saved to
-// ours applied: the fields the pool changes (token, state, models, last
-// use) win when the pool changed them, the rest comes from cur.
-func merge(cur, saved, ours *store.Account) store.Account {
-	m := cloneAccount(cur)
-	if ours.Token != saved.Token || !ours.TokenExpiry.Equal(saved.TokenExpiry) {
-		m.Token, m.TokenExpiry = ours.Token, ours.TokenExpiry
-	}
-	if ours.State != saved.State || ours.StateReason != saved.StateReason ||
-		!ours.CoolUntil.Equal(saved.CoolUntil) || ours.PunishURL != saved.PunishURL {
-		m.State, m.StateReason, m.StateSince = ours.State, ours.StateReason, ours.StateSince
-		m.CoolUntil, m.PunishURL = ours.CoolUntil, ours.PunishURL
-	}
-	if !slices.Equal(ours.Models, saved.Models) {
-		m.Models = slices.Clone(ours.Models)
-	}
-	if ours.LastUsedAt.After(m.LastUsedAt) {
-		m.LastUsedAt = ours.LastUsedAt
-	}
-	return m
-}
-
 // setRecordLocked installs a store record as the entry's current and saved
 // record.
 func (p *Pool) setRecordLocked(e *entry, a *store.Account) {
