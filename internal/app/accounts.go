@@ -18,8 +18,15 @@ import (
 // importEnvTokens stores each QWENRELAY_QWEN_TOKENS token as an account
 // named after its fingerprint, so configured tokens join the managed pool.
 // It makes no upstream call: the relay starts even while the upstream is
-// down, and a bad token is found by the first request or health check.
+// down, and a revoked token is found by the first request or health check.
+// A token that is not even a JWT (a placeholder, a truncated paste) is
+// refused before anything is stored, naming its position, never its text.
 func importEnvTokens(ctx context.Context, cfg config.Config, st store.AccountStore, log *slog.Logger) error {
+	for i, tok := range cfg.QwenTokens {
+		if err := config.CheckQwenToken(tok); err != nil {
+			return fmt.Errorf("import QWENRELAY_QWEN_TOKENS: token #%d %w; nothing was imported", i+1, err)
+		}
+	}
 	for _, tok := range cfg.QwenTokens {
 		name := EnvAccountName(tok)
 		a := &store.Account{Name: name, Token: tok, State: store.StateActive}

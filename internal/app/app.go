@@ -130,14 +130,19 @@ func NewPool(cfg config.Config, st *sqlite.DB, provider *qwen.Client, tr *http.T
 	if minInterval == 0 {
 		minInterval = -1 // the pool reads 0 as "its default"; the config's 0 means no pacing
 	}
+	probe := cfg.QuarantineProbeFirst
+	if !cfg.QuarantineProbe {
+		probe = -1 // never
+	}
 	return pool.New(pool.Options{
-		MaxConcurrent:    cfg.AccountMaxConcurrent,
-		MinInterval:      minInterval,
-		AcquireTimeout:   cfg.AcquireTimeout,
-		HealthInterval:   cfg.HealthInterval,
-		CheckQuarantined: cfg.CheckQuarantined,
-		RefreshBefore:    cfg.RefreshBefore,
-		BaseTransport:    tr,
+		MaxConcurrent:      cfg.AccountMaxConcurrent,
+		MinInterval:        minInterval,
+		AcquireTimeout:     cfg.AcquireTimeout,
+		HealthInterval:     cfg.HealthInterval,
+		QuarantineProbe:    probe,
+		QuarantineProbeMax: cfg.QuarantineProbeMax,
+		RefreshBefore:      cfg.RefreshBefore,
+		BaseTransport:      tr,
 	}, st, provider, pool.NewMemoryLive(), obs, log)
 }
 

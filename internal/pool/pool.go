@@ -38,8 +38,9 @@ type Options struct {
 	FailureThreshold   int            // default 3
 	QuotaResetLocation *time.Location // daily quota without a usable num: cool until the next 00:10 here, default Asia/Shanghai
 	RefreshBefore      time.Duration  // re-login accounts with a password this long before token expiry, default 24h
-	HealthInterval     time.Duration  // probe cooling (and quarantined if CheckQuarantined) accounts, default 10m
-	CheckQuarantined   bool           // default false, so a captcha is not hammered
+	HealthInterval     time.Duration  // probe cooling accounts (and quarantined ones when due), default 10m
+	QuarantineProbe    time.Duration  // first re-probe of a quarantined account, doubling after each failure, default 10m; < 0 = never
+	QuarantineProbeMax time.Duration  // longest time between two re-probes of a quarantined account, default 6h
 	ReloadInterval     time.Duration  // re-read the store, default 15s
 	CallTimeout        time.Duration  // bound of one sign-in, probe or store write made outside a request, default 30s
 	// BaseTransport is cloned for accounts with their own proxy; nil clones
@@ -64,6 +65,8 @@ func (o Options) withDefaults() Options {
 	def(&o.FailureCooldown, 5*time.Minute)
 	def(&o.RefreshBefore, 24*time.Hour)
 	def(&o.HealthInterval, 10*time.Minute)
+	def(&o.QuarantineProbe, 10*time.Minute)
+	def(&o.QuarantineProbeMax, 6*time.Hour)
 	def(&o.ReloadInterval, 15*time.Second)
 	def(&o.CallTimeout, 30*time.Second)
 	if o.FailureThreshold <= 0 {
@@ -134,6 +137,7 @@ type entry struct {
 	dirty    bool      // LastUsedAt changed since the last save
 	savedSeq uint64    // Pool.saveSeq of the last save
 	removed  bool
+	quar     quarantineProbe // re-probe schedule while quarantined (run.go)
 	saveMu   sync.Mutex
 }
 
