@@ -7,11 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
 // addAccountRequest is POST /admin/accounts: either token, or email and
-// password.
+// password. no_check stores the account without probing it upstream; an
+// account the probe finds behind a captcha is stored quarantined (201,
+// state "quarantined", punish_url set).
 type addAccountRequest struct {
 	Name          string `json:"name"`
 	Token         string `json:"token"`
@@ -20,13 +23,14 @@ type addAccountRequest struct {
 	Proxy         string `json:"proxy"`
 	MaxConcurrent int    `json:"max_concurrent"`
 	MinInterval   string `json:"min_interval"` // Go duration, "1.5s"
+	NoCheck       bool   `json:"no_check"`
 }
 
 // validate checks the request; messages never contain the secret values.
 func (q *addAccountRequest) validate() (AddAccount, error) {
 	in := AddAccount{
 		Name: strings.TrimSpace(q.Name), Token: strings.TrimSpace(q.Token), Email: strings.TrimSpace(q.Email),
-		Password: q.Password, Proxy: strings.TrimSpace(q.Proxy), MaxConcurrent: q.MaxConcurrent,
+		Password: q.Password, Proxy: strings.TrimSpace(q.Proxy), MaxConcurrent: q.MaxConcurrent, NoCheck: q.NoCheck,
 	}
 	switch {
 	case in.Token == "" && in.Email == "" && in.Password == "":
@@ -41,6 +45,12 @@ func (q *addAccountRequest) validate() (AddAccount, error) {
 		return in, badRequest("name", "name must be at most 200 characters")
 	case in.MaxConcurrent < 0:
 		return in, badRequest("max_concurrent", "max_concurrent must be 0 (pool default) or positive")
+	}
+	if in.NoCheck && in.Token != "" {
+		// Nothing upstream will judge the token: at least its shape.
+		if err := config.CheckQwenToken(in.Token); err != nil {
+			return in, badRequest("token", "token %v (with no_check the token is stored as given: send the JWT from chat.qwen.ai)", err)
+		}
 	}
 	if q.MinInterval != "" {
 		d, err := time.ParseDuration(q.MinInterval)
@@ -83,7 +93,8 @@ func (h *handler) addAccount(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.log.Info("admin: account added", "account_id", v.ID, "name", v.Name, "by_password", in.Token == "")
+	h.log.Info("admin: account added", "account_id", v.ID, "name", v.Name, "by_password", in.Token == "",
+		"checked", !in.NoCheck, "state", v.State)
 	writeJSON(w, http.StatusCreated, v)
 }
 

@@ -43,6 +43,7 @@ type AddAccount struct {
 	Proxy         string
 	MaxConcurrent int           // 0 = the pool default
 	MinInterval   time.Duration // 0 = the pool default
+	NoCheck       bool          // store without probing upstream
 }
 
 // AccountView is an account as the admin sees it. It never carries a

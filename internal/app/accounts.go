@@ -62,7 +62,7 @@ func (a poolAccounts) Add(ctx context.Context, in admin.AddAccount) (admin.Accou
 	acc, err := a.p.AddAccount(ctx, &store.Account{
 		Name: in.Name, Token: in.Token, Email: in.Email, Password: in.Password, Proxy: in.Proxy,
 		MaxConcurrent: in.MaxConcurrent, MinInterval: in.MinInterval,
-	})
+	}, pool.AddOptions{NoCheck: in.NoCheck})
 	if err != nil {
 		return admin.AccountView{}, err
 	}

@@ -14,12 +14,23 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
+// AddOptions tune AddAccount.
+type AddOptions struct {
+	// NoCheck stores the account without probing it upstream (an e-mail
+	// and password still sign in, to get a token). The caller checks the
+	// token's shape.
+	NoCheck bool
+}
+
 // AddAccount checks and adds an account given by a token, or by an e-mail
 // and password (it signs in first). The token's expiry is decoded, the
 // model list probed to fill Models, and the account saved and put to use.
 // A token or sign-in the upstream refuses is an error and nothing is saved.
-// The returned copy carries no secrets (Token, Password and Proxy are empty).
-func (p *Pool) AddAccount(ctx context.Context, in *store.Account) (*store.Account, error) {
+// An account the upstream answers with a captcha or a WAF page right now
+// is saved quarantined, with the punish URL, and re-probed like any
+// quarantined account: the returned record's State says so. The returned
+// copy carries no secrets (Token, Password and Proxy are empty).
+func (p *Pool) AddAccount(ctx context.Context, in *store.Account, opts AddOptions) (*store.Account, error) {
 	a := cloneAccount(in)
 	a.Email, a.Token = strings.TrimSpace(a.Email), strings.TrimSpace(a.Token)
 	hasPassword := a.Email != "" && a.Password != ""
@@ -44,23 +55,26 @@ func (p *Pool) AddAccount(ctx context.Context, in *store.Account) (*store.Accoun
 			return nil, err
 		}
 	}
-	probe := func() ([]upstream.Model, error) {
-		return p.up.ListModels(ctx, upstream.Credential{ID: "new-account", Token: a.Token, HTTPClient: client})
-	}
-	models, err := probe()
-	if upstream.KindOf(err) == upstream.KindUnauthorized && hasPassword && !signedIn {
-		if err := signIn(); err != nil {
-			return nil, err
+	var models []upstream.Model
+	if !opts.NoCheck {
+		probe := func() ([]upstream.Model, error) {
+			return p.up.ListModels(ctx, upstream.Credential{ID: "new-account", Token: a.Token, HTTPClient: client})
 		}
 		models, err = probe()
+		if upstream.KindOf(err) == upstream.KindUnauthorized && hasPassword && !signedIn {
+			if err := signIn(); err != nil {
+				return nil, err
+			}
+			models, err = probe()
+		}
 	}
-	if upstream.KindOf(err) == upstream.KindUnauthorized {
-		return nil, fmt.Errorf("pool: the upstream rejects the account's token (expired or revoked?): %w", err)
-	}
-	if err != nil {
+	p.prepareNew(&a, models, opts.NoCheck)
+	if err != nil && !quarantineNew(&a, err) {
+		if upstream.KindOf(err) == upstream.KindUnauthorized {
+			return nil, fmt.Errorf("pool: the upstream rejects the account's token (expired or revoked?): %w", err)
+		}
 		return nil, fmt.Errorf("pool: probing the account: %w", err)
 	}
-	p.prepareNew(&a, models)
 	if err := p.st.CreateAccount(ctx, &a); err != nil {
 		return nil, fmt.Errorf("pool: saving the account: %w", err)
 	}
@@ -79,7 +93,23 @@ func (p *Pool) AddAccount(ctx context.Context, in *store.Account) (*store.Accoun
 	return &out, nil
 }
 
-func (p *Pool) prepareNew(a *store.Account, models []upstream.Model) {
+// quarantineNew makes a new account quarantined when the check met a
+// captcha or a WAF page, and reports whether it did.
+func quarantineNew(a *store.Account, err error) bool {
+	ue, ok := upstream.AsError(err)
+	if !ok || (ue.Kind != upstream.KindCaptcha && ue.Kind != upstream.KindWAF) {
+		return false
+	}
+	what := "a captcha"
+	if ue.Kind == upstream.KindWAF {
+		what = "a WAF block page"
+	}
+	a.State, a.PunishURL = store.StateQuarantined, ue.URL
+	a.StateReason = "the upstream answered with " + what + " when the account was added: pass the check in a browser signed in as this account, then enable it (it is also re-probed automatically)"
+	return true
+}
+
+func (p *Pool) prepareNew(a *store.Account, models []upstream.Model, unchecked bool) {
 	now := p.opts.Now()
 	a.Models = a.Models[:0]
 	for _, m := range models {
@@ -94,6 +124,9 @@ func (p *Pool) prepareNew(a *store.Account, models []upstream.Model) {
 		a.Name = "token-" + hex.EncodeToString(sum[:4])
 	}
 	a.State, a.StateReason, a.StateSince = store.StateActive, "added", now
+	if unchecked {
+		a.StateReason = "added without a check"
+	}
 	a.CoolUntil, a.PunishURL = time.Time{}, ""
 }
 
