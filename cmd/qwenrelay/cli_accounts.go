@@ -29,6 +29,8 @@ Commands:
   enable ID            make an account active again (after a captcha, a new token…)
   disable ID           switch an account off
   delete ID            remove an account
+  update ID [--name N] [--token TOKEN|-] [--proxy URL] [--max-concurrent N] [--min-interval D]
+                       change an account (a running relay never undoes it)
   test ID              probe an account upstream now and apply the result
 
 Every command also takes --config, --data-dir, --upstream-url and --log-level;
@@ -44,6 +46,7 @@ func (c *cli) accountsCmd(ctx context.Context, args []string) error {
 		"disable": func(a []string) error { return c.accountsByID(ctx, "disable", a) },
 		"delete":  func(a []string) error { return c.accountsByID(ctx, "delete", a) },
 		"test":    func(a []string) error { return c.accountsByID(ctx, "test", a) },
+		"update":  func(a []string) error { return c.accountsUpdate(ctx, a) },
 	})
 }
 

@@ -286,3 +286,53 @@ func (p *Pool) probe(ctx context.Context, e *entry) error {
 	})
 	return nil
 }
+
+// AccountEdit is an operator's change to an account; nil fields stay as
+// they are.
+type AccountEdit struct {
+	Name          *string
+	Token         *string // a replacement token; an invalid account becomes active again
+	Proxy         *string // "" = none
+	MaxConcurrent *int    // 0 = the pool default
+	MinInterval   *time.Duration
+}
+
+// EditAccount applies an operator's edit to account id. Like SetDisabled
+// it is an operator write: it lands on the stored record whatever the
+// pools saved meanwhile, and their later saves keep it. The new token is
+// not probed (TestAccount does that).
+func (p *Pool) EditAccount(ctx context.Context, id int64, ed AccountEdit) error {
+	if ed.Name != nil && strings.TrimSpace(*ed.Name) == "" {
+		return errors.New("pool: an account name cannot be empty")
+	}
+	if ed.Token != nil && strings.TrimSpace(*ed.Token) == "" {
+		return errors.New("pool: an account token cannot be empty")
+	}
+	if ed.Proxy != nil {
+		if _, err := p.clients.get(*ed.Proxy); err != nil {
+			return fmt.Errorf("pool: %w", err)
+		}
+	}
+	return p.operatorWrite(ctx, id, func(a *store.Account, _ store.AccountState) bool {
+		if ed.Name != nil {
+			a.Name = strings.TrimSpace(*ed.Name)
+		}
+		if ed.Proxy != nil {
+			a.Proxy = *ed.Proxy
+		}
+		if ed.MaxConcurrent != nil {
+			a.MaxConcurrent = *ed.MaxConcurrent
+		}
+		if ed.MinInterval != nil {
+			a.MinInterval = *ed.MinInterval
+		}
+		if ed.Token != nil {
+			a.Token = strings.TrimSpace(*ed.Token)
+			a.TokenExpiry, _ = qwen.TokenExpiry(a.Token)
+			if a.State == store.StateInvalid {
+				a.State, a.StateReason, a.StateSince = store.StateActive, "token replaced by the admin", p.opts.Now()
+			}
+		}
+		return true
+	})
+}

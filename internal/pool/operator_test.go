@@ -160,3 +160,61 @@ func TestOperatorChangeHoldsUnderStateSaves(t *testing.T) {
 		}
 	}
 }
+
+// TestEditAccount: an operator's edit of limits, proxy, name and token
+// lands in the store (one version further) and in the pool at once.
+func TestEditAccount(t *testing.T) {
+	ctx := context.Background()
+	ptr := func(s string) *string { return &s }
+	three, interval := 3, 2*time.Second
+	tests := []struct {
+		name    string
+		edit    AccountEdit
+		wantErr error
+		check   func(t *testing.T, s AccountStatus, a *store.Account)
+	}{
+		{"limits", AccountEdit{MaxConcurrent: &three, MinInterval: &interval}, nil, func(t *testing.T, s AccountStatus, a *store.Account) {
+			if s.MaxConcurrent != 3 || a.MaxConcurrent != 3 || a.MinInterval != interval {
+				t.Errorf("status %d, stored %d %v", s.MaxConcurrent, a.MaxConcurrent, a.MinInterval)
+			}
+		}},
+		{"token revives an invalid account", AccountEdit{Token: ptr("tok-new")}, nil, func(t *testing.T, s AccountStatus, a *store.Account) {
+			if s.State != store.StateActive || s.CredentialID != "acct-1.2" || a.Token != "tok-new" || a.StateReason != "token replaced by the admin" {
+				t.Errorf("status %+v, stored %+v", s, a)
+			}
+		}},
+		{"proxy and name", AccountEdit{Proxy: ptr("http://127.0.0.1:3128"), Name: ptr(" renamed ")}, nil,
+			func(t *testing.T, s AccountStatus, a *store.Account) {
+				if !s.HasProxy || s.Name != "renamed" || a.Proxy != "http://127.0.0.1:3128" || s.State != store.StateInvalid {
+					t.Errorf("status %+v", s)
+				}
+			}},
+		{"name taken", AccountEdit{Name: ptr("b")}, store.ErrConflict, nil},
+		{"empty name", AccountEdit{Name: ptr(" ")}, nil, nil},
+		{"bad proxy", AccountEdit{Proxy: ptr("ftp://h")}, nil, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, st := offline(t, Options{MinInterval: -1},
+				&store.Account{Name: "a", State: store.StateInvalid, StateReason: reasonTokenRejected}, &store.Account{Name: "b"})
+			err := p.EditAccount(ctx, 1, tc.edit)
+			a, _ := st.GetAccount(ctx, 1)
+			if tc.check == nil {
+				if err == nil || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+					t.Fatalf("err = %v, want an error (%v)", err, tc.wantErr)
+				}
+				if a.Version != 1 {
+					t.Fatalf("a refused edit wrote the record (version %d)", a.Version)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Version != 2 {
+				t.Errorf("version %d, want 2", a.Version)
+			}
+			tc.check(t, p.Status(ctx)[0], a)
+		})
+	}
+}
