@@ -89,6 +89,11 @@ func (a poolAccounts) SetDisabled(ctx context.Context, id int64, disabled bool) 
 
 func (a poolAccounts) Delete(ctx context.Context, id int64) error { return a.p.DeleteAccount(ctx, id) }
 
+func (a poolAccounts) Update(ctx context.Context, id int64, in admin.UpdateAccount) error {
+	return a.p.EditAccount(ctx, id, pool.AccountEdit{Name: in.Name, Token: in.Token, Proxy: in.Proxy,
+		MaxConcurrent: in.MaxConcurrent, MinInterval: in.MinInterval})
+}
+
 func (a poolAccounts) Test(ctx context.Context, id int64) (admin.AccountView, error) {
 	s, err := a.p.TestAccount(ctx, id)
 	if err != nil && s.ID == 0 {
