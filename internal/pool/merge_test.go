@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/pool/memstore"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
@@ -157,5 +158,52 @@ func TestSaveDropsDeletedAccount(t *testing.T) {
 	}
 	if s := p.Status(ctx); len(s) != 1 || s[0].ID != 2 {
 		t.Fatalf("pool still has the deleted account: %+v", s)
+	}
+}
+
+// hookStore runs afterUpdate once a write has landed, before
+// UpdateAccount returns to the pool.
+type hookStore struct {
+	*memstore.Accounts
+	afterUpdate func()
+}
+
+func (s *hookStore) UpdateAccount(ctx context.Context, a *store.Account) error {
+	err := s.Accounts.UpdateAccount(ctx, a)
+	if err == nil && s.afterUpdate != nil {
+		f := s.afterUpdate
+		s.afterUpdate = nil
+		f()
+	}
+	return err
+}
+
+// TestReloadDuringSaveKeepsLaterChange: a reload that reads the record a
+// save has just written, before the save installed it, must not undo a
+// change the pool made meanwhile.
+func TestReloadDuringSaveKeepsLaterChange(t *testing.T) {
+	ctx := context.Background()
+	st := &hookStore{Accounts: memstore.New()}
+	if err := st.CreateAccount(ctx, &store.Account{Name: "a", Token: "t", State: store.StateActive}); err != nil {
+		t.Fatal(err)
+	}
+	p := New(Options{MinInterval: -1}, st, nil, NewMemoryLive(), nil, nil)
+	if err := p.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := p.lookup(1)
+	st.afterUpdate = func() {
+		p.mu.Lock() // an outcome lands while the write is in flight…
+		setState(&e.acct, store.StateQuarantined, "captcha", time.Time{}, "u", time.Now())
+		p.mu.Unlock()
+		if err := p.Load(ctx); err != nil { // …and a reload runs
+			t.Error(err)
+		}
+	}
+	p.update(ctx, e, func(e *entry) bool {
+		return setState(&e.acct, store.StateCooling, "rate limited", time.Now().Add(time.Minute), "", time.Now())
+	})
+	if s := p.Status(ctx)[0]; s.State != store.StateQuarantined {
+		t.Fatalf("in memory %s, want the later change (quarantined)", s.State)
 	}
 }

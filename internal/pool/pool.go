@@ -138,6 +138,7 @@ type entry struct {
 	savedSeq uint64    // Pool.saveSeq of the last save
 	removed  bool
 	quar     quarantineProbe // re-probe schedule while quarantined (run.go)
+	writing  bool            // a save's write is in flight (state.go)
 	saveMu   sync.Mutex
 }
 
@@ -177,8 +178,9 @@ func (p *Pool) Load(ctx context.Context) error {
 	for _, a := range list {
 		seen[a.ID] = true
 		if e := p.entries[a.ID]; e != nil {
-			// A record this pool wrote after the listing began is newer.
-			if e.savedSeq <= start && !sameRecord(a, &e.saved) {
+			// A record this pool wrote after the listing began is newer;
+			// one it is writing now is installed by the save itself.
+			if e.savedSeq <= start && !e.writing && !sameRecord(a, &e.saved) {
 				changes = append(changes, p.adoptLocked(e, a))
 			}
 			continue

@@ -155,7 +155,15 @@ func (p *Pool) saveOnce(ctx context.Context, e *entry, id int64) (bool, error) {
 		return true, nil
 	}
 	rec.Version = cur.Version
+	p.mu.Lock()
+	e.writing = true
+	p.mu.Unlock()
 	err = p.st.UpdateAccount(ctx, &rec)
+	if err != nil {
+		p.mu.Lock()
+		e.writing = false
+		p.mu.Unlock()
+	}
 	if errors.Is(err, store.ErrVersionConflict) {
 		return false, nil
 	}
@@ -172,6 +180,7 @@ func (p *Pool) saveOnce(ctx context.Context, e *entry, id int64) (bool, error) {
 // merge, its values replace the pool's.
 func (p *Pool) installWritten(ctx context.Context, e *entry, rec, ours *store.Account) {
 	p.mu.Lock()
+	e.writing = false
 	if e.removed {
 		p.mu.Unlock()
 		return
