@@ -58,7 +58,7 @@ func TestAccountsDisableHoldsWhileRelaySaves(t *testing.T) {
 		wg.Go(func() { // requests: account 2 answers "daily quota"
 			for cctx.Err() == nil {
 				reloaded := after.Load() // the lease is asked for after the reload
-				l, err := p.Acquire(cctx, "", nil)
+				l, err := p.Acquire(cctx, relay.Want{})
 				var nc *relay.NoCredentialError
 				if errors.As(err, &nc) || errors.Is(err, context.Canceled) {
 					runtime.Gosched()
@@ -112,7 +112,7 @@ func TestAccountsDisableHoldsWhileRelaySaves(t *testing.T) {
 	}
 	after.Store(true)
 	for range 200 { // requests after the reload
-		l, err := p.Acquire(ctx, "", nil)
+		l, err := p.Acquire(ctx, relay.Want{})
 		if err != nil {
 			t.Error(err)
 			break

@@ -155,6 +155,7 @@ func (a *App) Run(ctx context.Context) {
 	}()
 	if a.Pool != nil {
 		a.Pool.Run(ctx)
+		a.Pool.Wait() // state saves and sign-ins started by requests
 	}
 	<-done
 }

@@ -14,15 +14,32 @@ import (
 
 // candidate is an eligible account seen by one Acquire pass.
 type candidate struct {
-	e           *entry
-	id          int64
-	max         int
-	minInterval time.Duration
-	lastPick    time.Time
-	inFlight    int
+	e            *entry
+	id           int64
+	max          int
+	minInterval  time.Duration
+	lastPick     time.Time
+	inFlight     int
+	avoided      bool      // failed softly for this request: a last resort
+	penaltyUntil time.Time // soft penalty: lower priority until then
+	notBefore    time.Time // the upstream's Retry-After: not used before then
+	penalised    bool      // penaltyUntil is after now (set by eligible)
 }
 
+// less orders candidates: accounts this request has not failed on first,
+// then accounts without a soft penalty, the least penalised among the
+// others (a penalty lowers priority, it never refuses a request), then the
+// fewest requests in flight, the least recently picked, the lowest id.
 func (c *candidate) less(d *candidate) bool {
+	if c.avoided != d.avoided {
+		return d.avoided
+	}
+	if c.penalised != d.penalised {
+		return d.penalised
+	}
+	if c.penalised && !c.penaltyUntil.Equal(d.penaltyUntil) {
+		return c.penaltyUntil.Before(d.penaltyUntil)
+	}
 	if c.inFlight != d.inFlight {
 		return c.inFlight < d.inFlight
 	}
@@ -32,36 +49,44 @@ func (c *candidate) less(d *candidate) bool {
 	return c.id < d.id
 }
 
-// Acquire implements relay.Picker: it leases the eligible account with the
-// fewest requests in flight (ties: least recently picked) that is not in
-// tried. When every eligible account is busy or pacing it waits for a
-// release, up to AcquireTimeout. When none is eligible it returns a
-// *relay.NoCredentialError saying why.
-func (p *Pool) Acquire(ctx context.Context, model string, tried []string) (relay.Lease, error) {
+// Acquire implements relay.Picker: it leases the best eligible account (see
+// candidate.less) that is not excluded by w. When every eligible account is
+// busy, pacing, signing in again or under an upstream Retry-After it waits,
+// up to AcquireTimeout. When none is eligible, or the wait would be longer
+// than that, it returns a *relay.NoCredentialError saying why.
+func (p *Pool) Acquire(ctx context.Context, w relay.Want) (relay.Lease, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	model = strings.ToLower(model)
+	model := strings.ToLower(w.Model)
 	var timeout <-chan time.Time
+	var deadline time.Time
 	buf := p.bufs.Get().(*[]candidate)
 	defer func() {
 		clear(*buf) // drop the entry pointers
 		p.bufs.Put(buf)
 	}()
 	for {
-		cands, wake, err := p.eligible(ctx, *buf, model, tried)
+		cands, wake, err := p.eligible(ctx, *buf, model, &w)
 		*buf = cands
 		if err != nil {
 			return nil, err
 		}
-		l, pace, err := p.take(ctx, cands)
-		if err != nil || l != nil {
-			return l, err
+		var pace time.Duration
+		if len(cands) > 0 {
+			var l relay.Lease
+			if l, pace, err = p.take(ctx, cands); err != nil || l != nil {
+				return l, err
+			}
 		}
 		if timeout == nil {
 			t := time.NewTimer(p.opts.AcquireTimeout)
 			defer t.Stop()
-			timeout = t.C
+			timeout, deadline = t.C, p.opts.Now().Add(p.opts.AcquireTimeout)
+		}
+		if pace > 0 && p.opts.Now().Add(pace).After(deadline) && allHeldBack(cands, p.opts.Now()) {
+			return nil, &relay.NoCredentialError{RetryAfter: pace, Message: fmt.Sprintf(
+				"the upstream asked to wait %s before the next request on every eligible account", pace.Round(time.Second))}
 		}
 		var paceC <-chan time.Time
 		var paceT *time.Timer
@@ -74,7 +99,7 @@ func (p *Pool) Acquire(ctx context.Context, model string, tried []string) (relay
 			err = ctx.Err()
 		case <-timeout:
 			err = &relay.NoCredentialError{Message: fmt.Sprintf(
-				"all %d eligible upstream accounts stayed busy for %s; try again later", len(cands), p.opts.AcquireTimeout)}
+				"all %d eligible upstream accounts stayed busy for %s; try again later", max(len(cands), 1), p.opts.AcquireTimeout)}
 		case <-wake:
 		case <-paceC:
 		}
@@ -87,10 +112,22 @@ func (p *Pool) Acquire(ctx context.Context, model string, tried []string) (relay
 	}
 }
 
+// allHeldBack reports whether every candidate is under an upstream
+// Retry-After (rather than merely busy).
+func allHeldBack(cands []candidate, now time.Time) bool {
+	for i := range cands {
+		if !cands[i].notBefore.After(now) {
+			return false
+		}
+	}
+	return true
+}
+
 // eligible lists the accounts that may serve model now, with the channel
 // closed on the next release. A cooling account whose time is up becomes
-// active here. With no candidate it returns a *relay.NoCredentialError.
-func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, tried []string) ([]candidate, <-chan struct{}, error) {
+// active here. With no candidate and nothing to wait for (a sign-in in
+// progress) it returns a *relay.NoCredentialError.
+func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, w *relay.Want) ([]candidate, <-chan struct{}, error) {
 	now := p.opts.Now()
 	var cs census
 	var woke []*entry
@@ -112,13 +149,22 @@ func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, trie
 			cs.count(a)
 			continue
 		}
-		if len(tried) > 0 && slices.Contains(tried, e.credID()) {
+		if e.relogging {
+			// A new token is coming: wait for it, even when the old one
+			// already failed for this request.
+			cs.relogging++
+			continue
+		}
+		id := e.credID()
+		if w.Excludes(id) {
 			cs.tried++
 			continue
 		}
 		cands = append(cands, candidate{e: e, id: a.ID, lastPick: e.lastPick,
 			max:         orDefault(a.MaxConcurrent, p.opts.MaxConcurrent),
-			minInterval: orDefault(a.MinInterval, p.opts.MinInterval)})
+			minInterval: orDefault(a.MinInterval, p.opts.MinInterval),
+			avoided:     w.Avoids(id), penaltyUntil: e.penaltyUntil, penalised: e.penaltyUntil.After(now),
+			notBefore: e.retryAfter})
 	}
 	wake := p.wake
 	cs.total = len(p.order)
@@ -126,7 +172,7 @@ func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, trie
 	for _, e := range woke {
 		p.reportReactivated(ctx, e, now)
 	}
-	if len(cands) == 0 {
+	if len(cands) == 0 && cs.relogging == 0 {
 		return nil, nil, cs.err(model, now)
 	}
 	return cands, wake, nil
@@ -137,11 +183,12 @@ func (p *Pool) reportReactivated(ctx context.Context, e *entry, now time.Time) {
 	c := change{id: e.acct.ID, name: e.acct.Name, from: store.StateCooling, to: store.StateActive, reason: "cool-down over"}
 	p.mu.Unlock()
 	p.report(ctx, c)
-	p.save(ctx, e)
+	p.saveLater(e)
 }
 
-// take leases the best candidate that has a free slot. With none it
-// returns how long to wait for pacing (0: wait for a release only).
+// take leases the best candidate that has a free slot and no Retry-After
+// pending. With none it returns how long to wait for pacing or a
+// Retry-After (0: wait for a release only).
 func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.Duration, error) {
 	if err := p.inFlight(ctx, cands); err != nil {
 		return nil, 0, fmt.Errorf("pool: live state: %w", err)
@@ -154,6 +201,12 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 	}
 	cands[0], cands[best] = cands[best], cands[0]
 	var pace time.Duration
+	wait := func(d time.Duration) {
+		d = max(d, time.Millisecond)
+		if pace == 0 || d < pace {
+			pace = d
+		}
+	}
 	for i := range cands {
 		if i == 1 {
 			rest := cands[1:]
@@ -166,6 +219,10 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 		}
 		c := &cands[i]
 		now := p.opts.Now()
+		if c.notBefore.After(now) {
+			wait(c.notBefore.Sub(now))
+			continue
+		}
 		ok, err := p.live.TryAcquire(ctx, c.id, c.max, c.minInterval, now)
 		if err != nil {
 			return nil, 0, fmt.Errorf("pool: live state: %w", err)
@@ -181,14 +238,11 @@ func (p *Pool) take(ctx context.Context, cands []candidate) (relay.Lease, time.D
 			return l, 0, nil
 		}
 		if c.inFlight < c.max && c.minInterval > 0 {
-			wait := c.lastPick.Add(c.minInterval).Sub(now)
-			if wait <= 0 || wait > c.minInterval {
-				wait = c.minInterval / 4
+			d := c.lastPick.Add(c.minInterval).Sub(now)
+			if d <= 0 || d > c.minInterval {
+				d = c.minInterval / 4
 			}
-			wait = max(wait, time.Millisecond)
-			if pace == 0 || wait < pace {
-				pace = wait
-			}
+			wait(d)
 		}
 	}
 	return nil, pace, nil
@@ -242,9 +296,9 @@ func orDefault[T int | time.Duration](v, def T) T {
 
 // census counts why accounts cannot serve a request.
 type census struct {
-	total, cooling, quarantined, invalid, disabled, noModel, tried int
-	soonest                                                        time.Time
-	coolReason, quarantineReason, invalidReason                    string
+	total, cooling, quarantined, invalid, disabled, noModel, tried, relogging int
+	soonest                                                                   time.Time
+	coolReason, quarantineReason, invalidReason                               string
 }
 
 func (c *census) count(a *store.Account) {

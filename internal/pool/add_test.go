@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/pool/memstore"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
@@ -61,7 +62,7 @@ func TestAddAccountBehindCaptcha(t *testing.T) {
 			if tc.state != store.StateQuarantined {
 				return
 			}
-			if _, err := p.Acquire(ctx, model, nil); err == nil {
+			if _, err := p.Acquire(ctx, relay.Want{Model: model}); err == nil {
 				t.Fatal("a quarantined new account was handed out")
 			}
 			// Solved meanwhile: the automatic re-probe brings it back.

@@ -149,6 +149,9 @@ func (p *Pool) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 	if disabled {
 		reason = "disabled by the admin"
 	}
+	if !disabled {
+		defer p.clearPenalty(id)
+	}
 	return p.operatorWrite(ctx, id, func(a *store.Account, inMemory store.AccountState) bool {
 		if disabled && a.State == store.StateDisabled {
 			return false
@@ -166,6 +169,17 @@ func (p *Pool) SetDisabled(ctx context.Context, id int64, disabled bool) error {
 		a.CoolUntil, a.PunishURL = time.Time{}, ""
 		return true
 	})
+}
+
+// clearPenalty forgets account id's soft failures (an admin enabled it):
+// it competes for requests like a fresh account again.
+func (p *Pool) clearPenalty(id int64) {
+	p.mu.Lock()
+	if e := p.entries[id]; e != nil {
+		e.consec, e.authStrikes, e.penaltyUntil = 0, 0, time.Time{}
+	}
+	p.mu.Unlock()
+	p.notify()
 }
 
 // operatorWrite applies an operator's change to account id's stored
@@ -251,6 +265,7 @@ func (p *Pool) TestAccount(ctx context.Context, id int64) (AccountStatus, error)
 		return AccountStatus{}, err
 	}
 	err = p.probe(ctx, e)
+	p.Wait() // a rejected token is re-checked in the background: report its verdict
 	p.mu.Lock()
 	st := p.statusLocked(e)
 	p.mu.Unlock()

@@ -14,11 +14,18 @@ import (
 const reasonTokenRejected = "token rejected (expired?); add a fresh token"
 
 // reauth handles a rejected token of generation gen: a re-login when the
-// account has a password, invalid otherwise. A token already replaced
-// since gen is left alone.
+// account has a password. Without one, the account becomes invalid only
+// when the token is confirmed dead: expired, rejected twice in a row, or
+// rejected by a cheap check. A token the check accepts was rejected by a
+// fluke: it stays in use, under a new credential generation so the failed
+// request may retry it. A token already replaced since gen is left alone.
 func (p *Pool) reauth(ctx context.Context, e *entry, gen uint64) {
 	p.mu.Lock()
 	current, hasPassword := e.gen == gen, e.acct.Email != "" && e.acct.Password != ""
+	expiry := e.acct.TokenExpiry
+	cred := upstream.Credential{ID: e.credID(), Token: e.acct.Token, HTTPClient: e.client}
+	e.authStrikes++
+	strikes := e.authStrikes
 	p.mu.Unlock()
 	if !current {
 		return
@@ -27,11 +34,31 @@ func (p *Pool) reauth(ctx context.Context, e *entry, gen uint64) {
 		_ = p.relogin(ctx, e, gen)
 		return
 	}
+	reason := reasonTokenRejected
+	switch {
+	case !expiry.IsZero() && !expiry.After(p.opts.Now()):
+		reason = "token expired; add a fresh token (or give the account a password for automatic sign-in)"
+	case strikes < 2:
+		cctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
+		_, err := p.up.ListModels(cctx, cred)
+		cancel()
+		if upstream.KindOf(err) != upstream.KindUnauthorized {
+			p.mu.Lock()
+			if e.gen == gen {
+				e.gen++
+			}
+			id := e.acct.ID
+			p.mu.Unlock()
+			p.log.Warn("account token was rejected once but a check accepted it; keeping the account",
+				slog.Int64("account", id), slog.Any("check_error", err))
+			return
+		}
+	}
 	p.update(ctx, e, func(e *entry) bool {
 		if e.gen != gen || e.acct.State == store.StateDisabled {
-			return false
+			return false // replaced by a new token meanwhile
 		}
-		return setState(&e.acct, store.StateInvalid, reasonTokenRejected, time.Time{}, "", p.opts.Now())
+		return setState(&e.acct, store.StateInvalid, reason, time.Time{}, "", p.opts.Now())
 	})
 }
 
@@ -63,6 +90,7 @@ func (p *Pool) relogin(ctx context.Context, e *entry, gen uint64) error {
 			e.acct.Token, e.acct.TokenExpiry = token, exp
 			e.gen++
 			e.consec = 0
+			e.penaltyUntil = time.Time{}
 			if e.acct.State == store.StateInvalid {
 				setState(&e.acct, store.StateActive, "signed in again", time.Time{}, "", p.opts.Now())
 			}

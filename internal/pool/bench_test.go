@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"testing"
 
 	"github.com/qwenrelay/qwenrelay/internal/store"
@@ -20,7 +21,7 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		l, err := p.Acquire(ctx, model, nil)
+		l, err := p.Acquire(ctx, relay.Want{Model: model})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -39,7 +40,7 @@ func BenchmarkAcquireReleaseParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			l, err := p.Acquire(ctx, model, nil)
+			l, err := p.Acquire(ctx, relay.Want{Model: model})
 			if err != nil {
 				b.Error(err)
 				return

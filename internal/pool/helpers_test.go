@@ -119,6 +119,7 @@ func (e *env) ask(ctx context.Context, text string) (string, error) {
 
 func (e *env) status(id int64) AccountStatus {
 	e.t.Helper()
+	e.pool.Wait() // outcomes are saved in the background
 	for _, s := range e.pool.Status(context.Background()) {
 		if s.ID == id {
 			return s
@@ -130,6 +131,7 @@ func (e *env) status(id int64) AccountStatus {
 
 func (e *env) stored(id int64) *store.Account {
 	e.t.Helper()
+	e.pool.Wait()
 	a, err := e.st.GetAccount(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/pool/memstore"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/store/sqlite"
@@ -131,7 +132,7 @@ func TestOperatorChangeHoldsUnderStateSaves(t *testing.T) {
 					t.Fatal(err)
 				}
 				for range 300 {
-					l, err := relayPool.Acquire(ctx, model, nil)
+					l, err := relayPool.Acquire(ctx, relay.Want{Model: model})
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -32,10 +33,8 @@ type Options struct {
 	MaxConcurrent      int            // per-account cap, default 2 (Account.MaxConcurrent overrides)
 	MinInterval        time.Duration  // minimum time between two request starts on one account, default 1s; < 0 = no pacing
 	AcquireTimeout     time.Duration  // wait for a free slot when every eligible account is busy, default 30s
-	RateLimitCooldown  time.Duration  // 429 without Retry-After, default 60s
-	EmptyCooldown      time.Duration  // empty answers, default 60s
-	FailureCooldown    time.Duration  // after FailureThreshold transport failures in a row, default 5m
-	FailureThreshold   int            // default 3
+	PenaltyBase        time.Duration  // soft penalty after one soft failure, doubled per failure in a row, default 2s
+	PenaltyMax         time.Duration  // cap of the soft penalty, default 2m
 	QuotaResetLocation *time.Location // daily quota without a usable num: cool until the next 00:10 here, default Asia/Shanghai
 	RefreshBefore      time.Duration  // re-login accounts with a password this long before token expiry, default 24h
 	HealthInterval     time.Duration  // probe cooling accounts (and quarantined ones when due), default 10m
@@ -60,18 +59,14 @@ func (o Options) withDefaults() Options {
 	}
 	def(&o.MinInterval, time.Second)
 	def(&o.AcquireTimeout, 30*time.Second)
-	def(&o.RateLimitCooldown, time.Minute)
-	def(&o.EmptyCooldown, time.Minute)
-	def(&o.FailureCooldown, 5*time.Minute)
+	def(&o.PenaltyBase, 2*time.Second)
+	def(&o.PenaltyMax, 2*time.Minute)
 	def(&o.RefreshBefore, 24*time.Hour)
 	def(&o.HealthInterval, 10*time.Minute)
 	def(&o.QuarantineProbe, 10*time.Minute)
 	def(&o.QuarantineProbeMax, 6*time.Hour)
 	def(&o.ReloadInterval, 15*time.Second)
 	def(&o.CallTimeout, 30*time.Second)
-	if o.FailureThreshold <= 0 {
-		o.FailureThreshold = 3
-	}
 	if o.QuotaResetLocation == nil {
 		loc, err := time.LoadLocation("Asia/Shanghai")
 		if err != nil {
@@ -108,7 +103,8 @@ type Pool struct {
 	log     *slog.Logger
 	clients *clientCache
 	logins  singleflight.Group
-	bufs    sync.Pool // *[]candidate, reused by Acquire
+	bufs    sync.Pool      // *[]candidate, reused by Acquire
+	bg      sync.WaitGroup // background saves and sign-ins (see Wait)
 
 	mu      sync.Mutex
 	entries map[int64]*entry
@@ -130,16 +126,26 @@ type entry struct {
 	idGen    uint64
 	client   *http.Client // proxy client, nil = the provider's
 	lastPick time.Time    // last Acquire, for least-recently-used ties
-	consec   int          // transport failures in a row
-	requests int64
-	failures int64
-	lastWarn time.Time // last token expiry warning
-	dirty    bool      // LastUsedAt changed since the last save
-	savedSeq uint64    // Pool.saveSeq of the last save
-	removed  bool
-	quar     quarantineProbe // re-probe schedule while quarantined (run.go)
-	writing  bool            // a save's write is in flight (state.go)
-	saveMu   sync.Mutex
+	consec   int          // soft failures in a row (reset by a success)
+	// penaltyUntil: a soft failure lowers the account's priority until
+	// then (it still serves when no better account is eligible).
+	penaltyUntil time.Time
+	// retryAfter: the upstream asked not to be called before then.
+	retryAfter time.Time
+	relogging  bool // a sign-in after a rejected token is running
+	// authStrikes counts rejected tokens since the last success.
+	authStrikes int
+	requests    int64
+	failures    int64
+	lastWarn    time.Time // last token expiry warning
+	dirty       bool      // LastUsedAt changed since the last save
+	savedSeq    uint64    // Pool.saveSeq of the last save
+	removed     bool
+	quar        quarantineProbe // re-probe schedule while quarantined (run.go)
+	writing     bool            // a save's write is in flight (state.go)
+	saveMu      sync.Mutex
+	// saveQueued: a background write of this record is queued (saveLater).
+	saveQueued atomic.Bool
 }
 
 // New builds a Pool; call Load, then Run in the background. obs and log may

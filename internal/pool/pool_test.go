@@ -84,7 +84,7 @@ func TestDailyQuotaCoolsUntilReset(t *testing.T) {
 	if want := clk.Now().Add(4 * time.Hour); st.State != store.StateCooling || !st.CoolUntil.Equal(want) {
 		t.Fatalf("state %s until %v, want cooling until %v", st.State, st.CoolUntil, want)
 	}
-	_, err = e.pool.Acquire(context.Background(), model, nil)
+	_, err = e.pool.Acquire(context.Background(), relay.Want{Model: model})
 	var nc *relay.NoCredentialError
 	if !errors.As(err, &nc) || nc.RetryAfter != 4*time.Hour || !strings.Contains(nc.Message, "16:00 UTC (daily quota)") {
 		t.Fatalf("Acquire: %v (%+v)", err, nc)
@@ -131,30 +131,58 @@ func TestAllAccountsDown(t *testing.T) {
 	uidA, _ := e.account("a", time.Hour, "", nil)
 	uidB, _ := e.account("b", time.Hour, "", nil)
 	e.fake.SetAccountFailure(uidA, qwenfake.Failure{Mode: qwenfake.ModeCaptcha})
-	e.fake.SetAccountFailure(uidB, qwenfake.Failure{Mode: qwenfake.ModeHTTP429})
+	e.fake.SetAccountFailure(uidB, qwenfake.Failure{Mode: qwenfake.ModeQuota})
 	if _, err := e.ask(context.Background(), "hi"); err == nil {
 		t.Fatal("no error")
 	}
-	_, err := e.pool.Acquire(context.Background(), model, nil)
+	e.pool.Wait()
+	_, err := e.pool.Acquire(context.Background(), relay.Want{Model: model})
 	var nc *relay.NoCredentialError
 	if !errors.As(err, &nc) {
 		t.Fatalf("err = %v", err)
 	}
-	for _, want := range []string{"1 cooling down until", "(rate limited)", "1 quarantined (captcha: an admin must solve it)"} {
+	for _, want := range []string{"1 cooling down until", "(daily quota)", "1 quarantined (captcha: solve it in a browser"} {
 		if !strings.Contains(nc.Message, want) {
 			t.Errorf("message %q lacks %q", nc.Message, want)
 		}
 	}
-	if nc.RetryAfter <= 0 || nc.RetryAfter > 7*time.Second {
-		t.Errorf("RetryAfter = %v, want the 429's 7s", nc.RetryAfter)
+	if nc.RetryAfter < 3*time.Hour || nc.RetryAfter > 4*time.Hour {
+		t.Errorf("RetryAfter = %v, want the quota's 4h", nc.RetryAfter)
 	}
 	// Nothing cooling: no RetryAfter (the server answers 503).
 	if err := e.pool.SetDisabled(context.Background(), 2, true); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.pool.Acquire(context.Background(), model, nil)
+	_, err = e.pool.Acquire(context.Background(), relay.Want{Model: model})
 	if !errors.As(err, &nc) || nc.RetryAfter != 0 || !strings.Contains(nc.Message, "1 disabled") {
 		t.Errorf("err = %v, RetryAfter %v", err, nc.RetryAfter)
+	}
+}
+
+// Regression (one account): one-off soft failures made the relay refuse
+// every request for a minute (empty answer) or five (three 5xx in a row).
+// Now the lone account is penalised but keeps serving, and the failed
+// request itself is retried on it.
+func TestSoftFailuresNeverTakeTheOnlyAccountOut(t *testing.T) {
+	e := newEnv(t, Options{MinInterval: -1})
+	_, a := e.account("a", time.Hour, "", nil)
+	for i, mode := range []string{"empty", "http500", "http502", "bad_request", "error_frame", "malformed", "cut"} {
+		text := fmt.Sprintf("hi [[qwenfake fail=%s times=1 id=soft-%d]]", mode, i)
+		if _, err := e.ask(context.Background(), text); err != nil {
+			t.Fatalf("%s: one-off fault not absorbed: %v", mode, err)
+		}
+		// A second request with a persistent fault fails, typed...
+		text = fmt.Sprintf("hi [[qwenfake fail=%s]]", mode)
+		if _, err := e.ask(context.Background(), text); upstream.KindOf(err).Policy().Class != upstream.ClassSoft {
+			t.Fatalf("%s: persistent fault gave %v, want a soft upstream error", mode, err)
+		}
+		// ...and the next normal request is served at once.
+		if _, err := e.ask(context.Background(), "hi"); err != nil {
+			t.Fatalf("%s: next request refused: %v", mode, err)
+		}
+	}
+	if st := e.status(a.ID); st.State != store.StateActive {
+		t.Errorf("state %s (%s)", st.State, st.Reason)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/pool/memstore"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
@@ -98,7 +99,7 @@ func TestQuarantineReprobeSchedule(t *testing.T) {
 			t.Fatalf("step %d: state %s, want %s", i, st.State, s.wantState)
 		}
 	}
-	if l, err := p.Acquire(ctx, model, nil); err != nil {
+	if l, err := p.Acquire(ctx, relay.Want{Model: model}); err != nil {
 		t.Fatalf("lifted account not served: %v", err)
 	} else {
 		l.Release(nil)
@@ -171,7 +172,7 @@ func TestQuarantineBackoffSurvivesFalseLift(t *testing.T) {
 		t.Fatalf("probes %d, state %s", n, p.Status(ctx)[0].State)
 	}
 	// A request served: the next quarantine starts from 10 min again.
-	l, err := p.Acquire(ctx, model, nil)
+	l, err := p.Acquire(ctx, relay.Want{Model: model})
 	if err != nil {
 		t.Fatal(err)
 	}

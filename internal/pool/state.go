@@ -52,25 +52,46 @@ func (p *Pool) report(ctx context.Context, c change) {
 // update runs mut on e under the lock. When mut reports a change, the state
 // transition (if any) is logged and observed and the record is saved.
 func (p *Pool) update(ctx context.Context, e *entry, mut func(e *entry) bool) bool {
-	p.mu.Lock()
-	if e.removed {
-		p.mu.Unlock()
+	c, ok := p.mutate(e, mut)
+	if !ok {
 		return false
 	}
-	from := e.acct.State
-	if !mut(e) {
-		p.mu.Unlock()
-		return false
-	}
-	a := &e.acct
-	c := change{id: a.ID, name: a.Name, from: from, to: a.State, reason: a.StateReason, until: a.CoolUntil}
-	p.mu.Unlock()
 	p.report(ctx, c)
 	p.save(ctx, e)
 	if c.to == store.StateActive && c.from != store.StateActive {
 		p.notify()
 	}
 	return true
+}
+
+// updateLater is update with the store write in the background: for
+// outcomes applied on a request's close path.
+func (p *Pool) updateLater(e *entry, mut func(e *entry) bool) bool {
+	c, ok := p.mutate(e, mut)
+	if !ok {
+		return false
+	}
+	p.report(context.Background(), c)
+	p.saveLater(e)
+	if c.to == store.StateActive && c.from != store.StateActive {
+		p.notify()
+	}
+	return true
+}
+
+// mutate runs mut on e under the lock and describes the change it made.
+func (p *Pool) mutate(e *entry, mut func(e *entry) bool) (change, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if e.removed {
+		return change{}, false
+	}
+	from := e.acct.State
+	if !mut(e) {
+		return change{}, false
+	}
+	a := &e.acct
+	return change{id: a.ID, name: a.Name, from: from, to: a.State, reason: a.StateReason, until: a.CoolUntil}, true
 }
 
 // setState moves a record to state s. It reports whether anything changed.

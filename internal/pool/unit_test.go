@@ -38,7 +38,7 @@ func offline(t testing.TB, opts Options, accounts ...*store.Account) (*Pool, *me
 
 func acquireID(t *testing.T, p *Pool, model string, tried ...string) (relay.Lease, string) {
 	t.Helper()
-	l, err := p.Acquire(context.Background(), model, tried)
+	l, err := p.Acquire(context.Background(), relay.Want{Model: model, Exclude: tried})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestModelAwareSkip(t *testing.T) {
 	l1.Release(nil)
 	l2.Release(nil)
 	p2, _ := offline(t, Options{}, &store.Account{Name: "coder", Models: []string{"qwen3-coder-plus"}})
-	_, err := p2.Acquire(context.Background(), "qwq-32b", nil)
+	_, err := p2.Acquire(context.Background(), relay.Want{Model: "qwq-32b"})
 	var nc *relay.NoCredentialError
 	if !errors.As(err, &nc) || !strings.Contains(nc.Message, `1 without model "qwq-32b"`) {
 		t.Errorf("err = %v", err)
@@ -100,7 +100,7 @@ func TestDisabledSkipAndEnable(t *testing.T) {
 
 func TestTriedAndGeneration(t *testing.T) {
 	p, _ := offline(t, Options{MinInterval: -1}, &store.Account{Name: "a"})
-	_, err := p.Acquire(context.Background(), model, []string{"acct-1.1"})
+	_, err := p.Acquire(context.Background(), relay.Want{Model: model, Exclude: []string{"acct-1.1"}})
 	var nc *relay.NoCredentialError
 	if !errors.As(err, &nc) || !strings.Contains(nc.Message, "1 already failed for this request") {
 		t.Fatalf("err = %v", err)
@@ -130,14 +130,12 @@ func TestOutcomes(t *testing.T) {
 		{"success", []error{nil}, store.StateActive, 0},
 		{"client gone", []error{context.Canceled, fmt.Errorf("read: %w", context.DeadlineExceeded)}, store.StateActive, 0},
 		{"content filter", []error{upstream.Errorf(upstream.KindContentFilter, "x")}, store.StateActive, 0},
-		{"two network", []error{upstream.Errorf(upstream.KindNetwork, "x"), upstream.Errorf(upstream.KindTimeout, "x")}, store.StateActive, 0},
+		// Soft failures never take the account out: they penalise it.
 		{"three network", []error{upstream.Errorf(upstream.KindNetwork, "x"), upstream.Errorf(upstream.KindTimeout, "x"),
-			upstream.Errorf(upstream.KindTransient, "x")}, store.StateCooling, 5 * time.Minute},
-		{"streak broken", []error{upstream.Errorf(upstream.KindNetwork, "x"), upstream.Errorf(upstream.KindNetwork, "x"), nil,
-			upstream.Errorf(upstream.KindNetwork, "x")}, store.StateActive, 0},
-		{"429 retry-after", []error{&upstream.Error{Kind: upstream.KindRateLimited, RetryAfter: 7 * time.Second}}, store.StateCooling, 7 * time.Second},
-		{"429 bare", []error{&upstream.Error{Kind: upstream.KindRateLimited}}, store.StateCooling, time.Minute},
-		{"empty", []error{&upstream.Error{Kind: upstream.KindEmpty}}, store.StateCooling, time.Minute},
+			upstream.Errorf(upstream.KindTransient, "x")}, store.StateActive, 0},
+		{"429 retry-after", []error{&upstream.Error{Kind: upstream.KindRateLimited, RetryAfter: 7 * time.Second}}, store.StateActive, 0},
+		{"429 bare", []error{&upstream.Error{Kind: upstream.KindRateLimited}}, store.StateActive, 0},
+		{"empty", []error{&upstream.Error{Kind: upstream.KindEmpty}}, store.StateActive, 0},
 		// 12:00 UTC is 20:00 in UTC+8: the quota resets at 00:10 there, 16:10 UTC.
 		{"quota no num", []error{&upstream.Error{Kind: upstream.KindQuota}}, store.StateCooling, 4*time.Hour + 10*time.Minute},
 		{"short cool-down does not shorten", []error{&upstream.Error{Kind: upstream.KindQuota, RetryAfter: 4 * time.Hour},
@@ -154,6 +152,7 @@ func TestOutcomes(t *testing.T) {
 			for i, err := range tc.errs {
 				leases[i].Release(err)
 			}
+			p.Wait()
 			st := p.Status(context.Background())[0]
 			if st.State != tc.state {
 				t.Fatalf("state %s (%s), want %s", st.State, st.Reason, tc.state)
@@ -185,7 +184,7 @@ func TestAcquireWaitsForRelease(t *testing.T) {
 	l, _ := acquireID(t, p, model)
 	got := make(chan error, 1)
 	go func() {
-		l2, err := p.Acquire(context.Background(), model, nil)
+		l2, err := p.Acquire(context.Background(), relay.Want{Model: model})
 		if err == nil {
 			l2.Release(nil)
 		}
@@ -199,14 +198,14 @@ func TestAcquireWaitsForRelease(t *testing.T) {
 	p2, _ := offline(t, Options{MaxConcurrent: 1, MinInterval: -1, AcquireTimeout: time.Millisecond}, &store.Account{Name: "a"})
 	l, _ = acquireID(t, p2, model)
 	defer l.Release(nil)
-	_, err := p2.Acquire(context.Background(), model, nil)
+	_, err := p2.Acquire(context.Background(), relay.Want{Model: model})
 	var nc *relay.NoCredentialError
 	if !errors.As(err, &nc) || !strings.Contains(nc.Message, "busy") {
 		t.Errorf("err = %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p2.Acquire(ctx, model, nil); !errors.Is(err, context.Canceled) {
+	if _, err := p2.Acquire(ctx, relay.Want{Model: model}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: %v", err)
 	}
 }
@@ -217,7 +216,7 @@ func TestPacing(t *testing.T) {
 		&store.Account{Name: "a"})
 	l, _ := acquireID(t, p, model)
 	l.Release(nil)
-	if _, err := p.Acquire(context.Background(), model, nil); err == nil {
+	if _, err := p.Acquire(context.Background(), relay.Want{Model: model}); err == nil {
 		t.Fatal("second start within MinInterval")
 	}
 	clk.Add(time.Hour)
@@ -249,4 +248,73 @@ func TestLeastInFlightThenLRU(t *testing.T) {
 			t.Errorf("account %d: in flight %d, requests %d", st.ID, st.InFlight, st.Requests)
 		}
 	}
+}
+
+// A soft penalty lowers an account's priority; it never refuses a request:
+// with every account penalised, the least penalised one serves.
+func TestSoftPenaltyOrdersAndNeverRefuses(t *testing.T) {
+	clk := newClock()
+	p, _ := offline(t, Options{MaxConcurrent: 10, MinInterval: -1, Now: clk.Now, PenaltyBase: time.Second, PenaltyMax: 8 * time.Second},
+		&store.Account{Name: "a"}, &store.Account{Name: "b"})
+	soft := upstream.Errorf(upstream.KindTransient, "x")
+	fail := func(id string, n int) {
+		for range n {
+			l, got := acquireID(t, p, model, otherThan(id)...)
+			if got != id {
+				t.Fatalf("acquired %s, want %s", got, id)
+			}
+			l.Release(soft)
+		}
+	}
+	fail("acct-1.1", 2) // a: 2 in a row, penalised 2s
+	l, id := acquireID(t, p, model)
+	if id != "acct-2.1" {
+		t.Fatalf("penalised a preferred: got %s", id)
+	}
+	l.Release(soft) // b: 1 failure, penalised 1s: b is now the least penalised
+	l, id = acquireID(t, p, model)
+	if id != "acct-2.1" {
+		t.Fatalf("with both penalised the least penalised must serve: got %s", id)
+	}
+	l.Release(nil) // success clears b's penalty
+	fail("acct-1.1", 6)
+	st := p.Status(context.Background())
+	if st[0].State != store.StateActive || st[0].ConsecutiveFailures != 8 {
+		t.Errorf("a: %s, %d in a row", st[0].State, st[0].ConsecutiveFailures)
+	}
+	clk.Add(9 * time.Second) // past the capped penalty: a is back in the rotation
+	l1, id1 := acquireID(t, p, model)
+	l2, id2 := acquireID(t, p, model)
+	if id1 == id2 {
+		t.Errorf("after the penalty both accounts should share the load: %s, %s", id1, id2)
+	}
+	l1.Release(nil)
+	l2.Release(nil)
+}
+
+// otherThan returns the credential IDs of a two-account pool other than id,
+// as the exclusions that force Acquire onto id.
+func otherThan(id string) []string {
+	if id == "acct-1.1" {
+		return []string{"acct-2.1"}
+	}
+	return []string{"acct-1.1"}
+}
+
+// An upstream Retry-After is honoured as given: the account is not used
+// before it has passed; when that is longer than the acquire timeout the
+// caller is told at once when to come back.
+func TestRetryAfterHonoured(t *testing.T) {
+	clk := newClock()
+	p, _ := offline(t, Options{MinInterval: -1, Now: clk.Now, AcquireTimeout: 2 * time.Second}, &store.Account{Name: "a"})
+	l, _ := acquireID(t, p, model)
+	l.Release(&upstream.Error{Kind: upstream.KindRateLimited, RetryAfter: 7 * time.Second})
+	_, err := p.Acquire(context.Background(), relay.Want{Model: model})
+	var nc *relay.NoCredentialError
+	if !errors.As(err, &nc) || nc.RetryAfter != 7*time.Second {
+		t.Fatalf("err = %v", err)
+	}
+	clk.Add(7 * time.Second)
+	l, _ = acquireID(t, p, model)
+	l.Release(nil)
 }

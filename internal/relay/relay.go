@@ -1,7 +1,8 @@
 // Package relay orchestrates one answer: pick a credential, open the upstream
-// stream, wait for its first event, and retry on another credential when a
-// retryable failure happens before anything reached the client. The retry
-// policy lives here and nowhere else.
+// stream, wait for its first event, and retry when a retryable failure
+// happens before anything reached the client. Whether and where to retry is
+// read from the policy table (upstream.Kind.Policy); the loop itself lives
+// here and nowhere else.
 package relay
 
 import (
@@ -38,6 +39,7 @@ type Relay struct {
 	opts     Options
 	obs      Observer
 	log      *slog.Logger
+	now      func() time.Time
 }
 
 // New builds a Relay. obs may be nil.
@@ -48,124 +50,157 @@ func New(p upstream.Provider, opts Options, obs Observer, log *slog.Logger) *Rel
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Relay{provider: p, opts: opts, obs: obs, log: log}
+	return &Relay{provider: p, opts: opts, obs: obs, log: log, now: time.Now}
 }
 
 // Provider returns the upstream provider.
 func (r *Relay) Provider() upstream.Provider { return r.provider }
 
-// Stream is an opened answer whose first event has arrived.
-type Stream struct {
-	first    upstream.Event
-	hasFirst bool
-	s        upstream.Stream
-	lease    Lease
-	lastErr  error
-	closed   bool
-	// Attempts is how many upstream attempts it took.
-	Attempts int
-	// CredentialID names the credential that serves the answer (not secret).
-	CredentialID string
-}
-
-// Next returns the next event; io.EOF at the end.
-func (s *Stream) Next() (upstream.Event, error) {
-	if s.hasFirst {
-		s.hasFirst = false
-		return s.first, nil
-	}
-	ev, err := s.s.Next()
-	if err != nil && err != io.EOF {
-		s.lastErr = err
-	}
-	return ev, err
-}
-
-// AccountID is the pool account serving the answer (0 when the picker has
-// no accounts, as in passthrough mode).
-func (s *Stream) AccountID() int64 {
-	if a, ok := s.lease.(interface{ AccountID() int64 }); ok {
-		return a.AccountID()
-	}
-	return 0
-}
-
-// Buffered implements upstream.Buffered.
-func (s *Stream) Buffered() bool { return s.hasFirst || upstream.IsBuffered(s.s) }
-
-// Result is valid after Next returned io.EOF.
-func (s *Stream) Result() upstream.Result { return s.s.Result() }
-
-// Close ends the upstream call and releases the credential with the outcome.
-func (s *Stream) Close() error {
-	if s.closed {
-		return nil
-	}
-	s.closed = true
-	err := s.s.Close()
-	s.lease.Release(s.lastErr)
-	return err
-}
-
 // Open starts an answer. On success the returned Stream's first Next call
 // yields content or reasoning. Errors are *upstream.Error, a
 // *NoCredentialError, or the context's error when the client went away.
 func (r *Relay) Open(ctx context.Context, picker Picker, req *upstream.ChatRequest) (*Stream, error) {
-	start := time.Now()
-	var tried []string
-	var lastErr error
-	var lastID string
-	for attempt := 1; attempt <= r.opts.Attempts; attempt++ {
-		lease, err := picker.Acquire(ctx, req.Model, tried)
-		if err != nil {
-			if lastErr != nil && ctx.Err() == nil {
-				// The upstream failure says more than "no credential left",
-				// but the picker may know better when to come back.
-				return nil, withRetryAfter(lastErr, err)
+	t := r.newTries(req)
+	st, err := t.open(ctx, picker, req)
+	if err != nil {
+		return nil, err
+	}
+	st.ctx, st.t, st.picker, st.req = ctx, t, picker, req
+	return st, nil
+}
+
+// tries is the retry state of one request: attempts made, the time spent,
+// and which credentials failed how.
+type tries struct {
+	r       *Relay
+	start   time.Time
+	n       int
+	want    Want
+	lastErr error
+	lastID  string
+	lastAt  time.Time
+}
+
+func (r *Relay) newTries(req *upstream.ChatRequest) *tries {
+	return &tries{r: r, start: r.now(), want: Want{Model: req.Model}}
+}
+
+// open runs attempts until one yields a first event, the policy says stop,
+// or the attempts or the budget are spent.
+func (t *tries) open(ctx context.Context, picker Picker, req *upstream.ChatRequest) (*Stream, error) {
+	for t.n < t.r.opts.Attempts {
+		if t.n > 0 {
+			if err := t.pause(ctx); err != nil {
+				return nil, err
 			}
+		}
+		lease, err := t.acquire(ctx, picker)
+		if err != nil {
 			return nil, err
 		}
 		cred := lease.Credential()
-		if attempt > 1 && cred.ID == lastID && boundToCredential(upstream.KindOf(lastErr)) {
-			// Only the failed credential is left; it would fail the same way.
+		if err := t.honourRetryAfter(ctx, cred.ID); err != nil {
 			lease.Release(ErrUnused)
-			return nil, lastErr
+			return nil, err
 		}
-		if attempt > 1 {
-			wait := r.backoff(attempt, lastErr, cred.ID == lastID)
-			if r.opts.Budget > 0 && time.Since(start)+wait > r.opts.Budget {
-				lease.Release(ErrUnused)
-				return nil, lastErr
-			}
-			if err := sleep(ctx, wait); err != nil {
-				lease.Release(ErrUnused)
-				return nil, err
-			}
-			if r.obs != nil {
-				r.obs.Retry()
-			}
+		if t.n > 0 && t.r.obs != nil {
+			t.r.obs.Retry()
 		}
-		tried = append(tried, cred.ID)
-		st, err := r.attempt(ctx, lease, req)
+		t.n++
+		st, err := t.r.attempt(ctx, lease, req)
 		if err == nil {
-			st.Attempts = attempt
+			st.Attempts = t.n
 			return st, nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if r.obs != nil {
-			r.obs.UpstreamError(upstream.KindOf(err))
-		}
-		r.log.LogAttrs(ctx, slog.LevelWarn, "upstream attempt failed",
-			slog.Int("attempt", attempt), slog.String("credential", cred.ID),
-			slog.String("error_kind", upstream.KindOf(err).String()), slog.String("error", err.Error()))
-		lastErr, lastID = err, cred.ID
-		if !upstream.KindOf(err).Retryable() {
+		if !t.failed(ctx, cred.ID, err) {
 			return nil, err
 		}
 	}
-	return nil, lastErr
+	return nil, t.lastErr
+}
+
+// failed records a failed attempt and reports whether the policy allows
+// another one. Soft failures only make the credential a last resort for
+// this request; hard ones exclude it.
+func (t *tries) failed(ctx context.Context, credID string, err error) bool {
+	kind := upstream.KindOf(err)
+	if t.r.obs != nil {
+		t.r.obs.UpstreamError(kind)
+	}
+	pol := kind.Policy()
+	t.r.log.LogAttrs(ctx, slog.LevelWarn, "upstream attempt failed",
+		slog.Int("attempt", t.n), slog.String("credential", credID),
+		slog.String("error_kind", kind.String()), slog.String("class", pol.Class.String()),
+		slog.String("error", err.Error()))
+	t.lastErr, t.lastID, t.lastAt = err, credID, t.r.now()
+	if !pol.Retry {
+		return false
+	}
+	if pol.SameCredential {
+		t.want.Avoid = append(t.want.Avoid, credID)
+	} else {
+		t.want.Exclude = append(t.want.Exclude, credID)
+	}
+	return t.n < t.r.opts.Attempts
+}
+
+// pause waits the jittered exponential backoff before a retry, unless that
+// would cross the budget (then the last failure is returned).
+func (t *tries) pause(ctx context.Context) error {
+	base := t.r.opts.Backoff << (t.n - 1)
+	wait := base/2 + time.Duration(rand.Int64N(int64(base)+1))
+	if t.overBudget(wait) {
+		return t.lastErr
+	}
+	return sleep(ctx, wait)
+}
+
+// acquire asks the picker for a credential. For a retry the wait is bounded
+// by what is left of the budget.
+func (t *tries) acquire(ctx context.Context, picker Picker) (Lease, error) {
+	actx := ctx
+	if t.n > 0 && t.r.opts.Budget > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithDeadline(ctx, t.start.Add(t.r.opts.Budget))
+		defer cancel()
+	}
+	lease, err := picker.Acquire(actx, t.want)
+	if err == nil {
+		return lease, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if t.lastErr == nil {
+		return nil, err
+	}
+	// The upstream failure says more than "no credential left", but the
+	// picker may know better when to come back.
+	return nil, withRetryAfter(t.lastErr, err)
+}
+
+// honourRetryAfter waits out the upstream's Retry-After before the same
+// credential is used again, within the budget.
+func (t *tries) honourRetryAfter(ctx context.Context, credID string) error {
+	ue, ok := upstream.AsError(t.lastErr)
+	if !ok || credID != t.lastID || ue.RetryAfter <= 0 {
+		return nil
+	}
+	wait := t.lastAt.Add(ue.RetryAfter).Sub(t.r.now())
+	if wait <= 0 {
+		return nil
+	}
+	if t.overBudget(wait) {
+		return t.lastErr
+	}
+	return sleep(ctx, wait)
+}
+
+func (t *tries) overBudget(wait time.Duration) bool {
+	return t.r.opts.Budget > 0 && t.r.now().Sub(t.start)+wait > t.r.opts.Budget
 }
 
 // attempt opens one upstream stream and waits for its first event.
@@ -185,19 +220,9 @@ func (r *Relay) attempt(ctx context.Context, lease Lease, req *upstream.ChatRequ
 		lease.Release(err)
 		return nil, err
 	}
-	return &Stream{first: ev, hasFirst: true, s: s, lease: lease, CredentialID: cred.ID}, nil
-}
-
-// backoff is the wait before the next attempt: exponential from the base,
-// jittered to ±50%, and at least the upstream's Retry-After when the same
-// credential is about to be used again.
-func (r *Relay) backoff(attempt int, lastErr error, sameCred bool) time.Duration {
-	base := r.opts.Backoff << (attempt - 2)
-	wait := base/2 + time.Duration(rand.Int64N(int64(base)+1))
-	if ue, ok := upstream.AsError(lastErr); ok && sameCred && ue.RetryAfter > wait {
-		wait = ue.RetryAfter
-	}
-	return wait
+	st := &Stream{first: ev, hasFirst: true, s: s, lease: lease, CredentialID: cred.ID}
+	st.answered = ev.Type == upstream.EventContent
+	return st, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -215,7 +240,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // withRetryAfter returns upstreamErr carrying the picker's Retry-After when
-// that is longer (every credential cooling down until then).
+// that is longer (every credential unavailable until then).
 func withRetryAfter(upstreamErr, pickErr error) error {
 	var nc *NoCredentialError
 	ue, ok := upstream.AsError(upstreamErr)
@@ -225,14 +250,4 @@ func withRetryAfter(upstreamErr, pickErr error) error {
 	cp := *ue
 	cp.RetryAfter = nc.RetryAfter
 	return &cp
-}
-
-// boundToCredential reports failures that belong to the account, not to
-// the request: retrying them with the same credential cannot help.
-func boundToCredential(k upstream.Kind) bool {
-	switch k {
-	case upstream.KindUnauthorized, upstream.KindQuota, upstream.KindCaptcha, upstream.KindWAF:
-		return true
-	}
-	return false
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -155,12 +156,12 @@ func TestRetryAfterFromPicker(t *testing.T) {
 // coolingPicker hands out one credential, then says all are cooling.
 type coolingPicker struct{ n int }
 
-func (c *coolingPicker) Acquire(context.Context, string, []string) (Lease, error) {
+func (c *coolingPicker) Acquire(context.Context, Want) (Lease, error) {
 	c.n++
 	if c.n > 1 {
 		return nil, &NoCredentialError{Message: "cooling", RetryAfter: time.Minute}
 	}
-	return SinglePicker{Cred: upstream.Credential{ID: "x"}}.Acquire(context.Background(), "", nil)
+	return SinglePicker{Cred: upstream.Credential{ID: "x"}}.Acquire(context.Background(), Want{})
 }
 
 // rotation hands out tokens in order, preferring ones the request has not
@@ -175,11 +176,147 @@ func newRotation(tokens []string) *rotation {
 	return r
 }
 
-func (r *rotation) Acquire(ctx context.Context, _ string, tried []string) (Lease, error) {
+func (r *rotation) Acquire(ctx context.Context, w Want) (Lease, error) {
 	for _, c := range r.creds {
-		if !slices.Contains(tried, c.ID) {
-			return SinglePicker{Cred: c}.Acquire(ctx, "", nil)
+		if !w.Excludes(c.ID) && !w.Avoids(c.ID) {
+			return SinglePicker{Cred: c}.Acquire(ctx, Want{})
 		}
 	}
-	return SinglePicker{Cred: r.creds[0]}.Acquire(ctx, "", nil)
+	for _, c := range r.creds {
+		if !w.Excludes(c.ID) {
+			return SinglePicker{Cred: c}.Acquire(ctx, Want{})
+		}
+	}
+	return nil, &NoCredentialError{Message: "all excluded"}
+}
+
+func reasoningOnly() (upstream.Stream, error) {
+	return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventReasoning, Text: "hmm"}}}, nil
+}
+
+func cutAfter(text string, kind upstream.Kind) func() (upstream.Stream, error) {
+	return func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventContent, Text: text}},
+			Err: &upstream.Error{Kind: kind}}, nil
+	}
+}
+
+// Non-stream answers are retried after a failure in the middle of the
+// answer (nothing reached the client), and an answer that only reasoned
+// is an empty answer, retried like one; both on a lone credential too.
+func TestCompleteRetriesMidAnswer(t *testing.T) {
+	tests := []struct {
+		name      string
+		tokens    int
+		plan      []func() (upstream.Stream, error)
+		want      string
+		wantKind  upstream.Kind
+		wantCalls []string
+	}{
+		{"cut stream on the only token", 1, []func() (upstream.Stream, error){cutAfter("partial", upstream.KindNetwork), ok("hi")},
+			"hi", 0, []string{"token-1", "token-1"}},
+		{"reasoning only moves to another token", 2, []func() (upstream.Stream, error){reasoningOnly, ok("hi")},
+			"hi", 0, []string{"token-1", "token-2"}},
+		{"content filter keeps the text so far", 1, []func() (upstream.Stream, error){cutAfter("so far", upstream.KindContentFilter)},
+			"so far", 0, []string{"token-1"}},
+		{"persistent failure ends typed", 1, []func() (upstream.Stream, error){
+			cutAfter("a", upstream.KindBadResponse), cutAfter("b", upstream.KindBadResponse), cutAfter("c", upstream.KindBadResponse)},
+			"", upstream.KindBadResponse, []string{"token-1", "token-1", "token-1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &scripted{plan: tt.plan}
+			r := New(p, Options{Attempts: 3, Backoff: time.Millisecond}, nil, nil)
+			ans, err := r.Complete(context.Background(), newRotation([]string{"a", "b"}[:tt.tokens]), &upstream.ChatRequest{Model: "m"})
+			if tt.wantKind != upstream.KindUnknown {
+				if upstream.KindOf(err) != tt.wantKind {
+					t.Fatalf("err = %v, want %v", err, tt.wantKind)
+				}
+			} else if err != nil || ans.Content != tt.want {
+				t.Fatalf("answer %+v, err %v", ans, err)
+			}
+			if !slices.Equal(p.calls, tt.wantCalls) {
+				t.Errorf("calls = %v, want %v", p.calls, tt.wantCalls)
+			}
+		})
+	}
+}
+
+// A streamed answer that reasons and then ends without an answer is not a
+// silent success: the stream ends with an empty-answer error.
+func TestStreamReasoningOnlyEndsWithError(t *testing.T) {
+	p := &scripted{plan: []func() (upstream.Stream, error){reasoningOnly}}
+	r := New(p, Options{Attempts: 1}, nil, nil)
+	st, err := r.Open(context.Background(), newRotation([]string{"a"}), &upstream.ChatRequest{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if ev, err := st.Next(); err != nil || ev.Type != upstream.EventReasoning {
+		t.Fatalf("first = %+v, %v", ev, err)
+	}
+	if _, err := st.Next(); upstream.KindOf(err) != upstream.KindEmpty {
+		t.Fatalf("end = %v, want an empty-answer error", err)
+	}
+}
+
+// Every kind has a row in the policy table, and hard failures never allow
+// the same credential.
+func TestPolicyTable(t *testing.T) {
+	for _, k := range upstream.Kinds() {
+		pol := k.Policy()
+		if pol.Status == 0 {
+			t.Errorf("%s: no status", k)
+		}
+		if pol.Class == upstream.ClassHard && pol.SameCredential {
+			t.Errorf("%s: hard but same credential allowed", k)
+		}
+		if pol.Class == upstream.ClassSoft && (!pol.Retry || pol.Effect != upstream.EffectPenalty) {
+			t.Errorf("%s: soft must retry and only penalise", k)
+		}
+		if pol.Class == upstream.ClassRequest && (pol.Retry || pol.Effect != upstream.EffectNone) {
+			t.Errorf("%s: request failures are neither retried nor held against the account", k)
+		}
+	}
+}
+
+// A stream that breaks while only reasoning was sent resumes on a new
+// attempt: the client gets the whole answer after the reasoning so far.
+func TestStreamResumesBeforeTheAnswer(t *testing.T) {
+	broken := func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventReasoning, Text: "hmm"}},
+			Err: &upstream.Error{Kind: upstream.KindNetwork}}, nil
+	}
+	thinkThenAnswer := func() (upstream.Stream, error) {
+		return &upstream.SliceStream{Events: []upstream.Event{{Type: upstream.EventReasoning, Text: "so"},
+			{Type: upstream.EventContent, Text: "hi"}}}, nil
+	}
+	p := &scripted{plan: []func() (upstream.Stream, error){reasoningOnly, broken, thinkThenAnswer}}
+	r := New(p, Options{Attempts: 3, Backoff: time.Millisecond}, nil, nil)
+	st, err := r.Open(context.Background(), newRotation([]string{"a"}), &upstream.ChatRequest{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var reasoning, content strings.Builder
+	for {
+		ev, err := st.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type == upstream.EventReasoning {
+			reasoning.WriteString(ev.Text)
+		} else {
+			content.WriteString(ev.Text)
+		}
+	}
+	if content.String() != "hi" || st.Attempts != 3 {
+		t.Fatalf("content %q after %d attempts", content.String(), st.Attempts)
+	}
+	if want := "hmm" + retryNote + "hmm" + retryNote + "so"; reasoning.String() != want {
+		t.Errorf("reasoning %q, want %q", reasoning.String(), want)
+	}
 }

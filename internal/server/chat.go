@@ -138,8 +138,10 @@ func (s *Server) streamChat(w http.ResponseWriter, r *http.Request, req *openai.
 		return
 	}
 	defer st.Close()
-	defer func() { ri.usage = st.Result().Usage }() // tokens spent, however the answer ended
-	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
+	defer func() { // tokens spent and who served, however the answer ended
+		ri.usage = st.Result().Usage
+		ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
+	}()
 	sw := newSSEWriter(w, s.opts.HeartbeatInterval, s.opts.ClientWriteTimeout)
 	defer sw.close()
 
@@ -219,50 +221,22 @@ func (s *Server) endWithError(sw *sseWriter, r *http.Request, err error) {
 }
 
 func (s *Server) completeChat(w http.ResponseWriter, r *http.Request, req *openai.ChatRequest, ureq *upstream.ChatRequest, picker relay.Picker) {
-	ctx, ri := r.Context(), info(r.Context())
-	st, err := s.relay.Open(ctx, picker, ureq)
+	ri := info(r.Context())
+	ans, err := s.relay.Complete(r.Context(), picker, ureq)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	defer st.Close()
-	defer func() { ri.usage = st.Result().Usage }()
-	ri.attempts, ri.credential, ri.accountID = st.Attempts, st.CredentialID, st.AccountID()
-	var content, reasoning strings.Builder
-	finish := ""
-	for first := true; ; first = false {
-		ev, err := st.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			if upstream.KindOf(err) == upstream.KindContentFilter && content.Len() > 0 {
-				finish = "content_filter"
-				break
-			}
-			s.writeError(w, r, err)
-			return
-		}
-		if first {
-			ri.ttft = s.opts.Now().Sub(ri.start)
-			s.metrics.TTFT(false, ri.ttft.Seconds())
-		}
-		if ev.Type == upstream.EventReasoning {
-			reasoning.WriteString(ev.Text)
-		} else {
-			content.WriteString(ev.Text)
-		}
-	}
-	res := st.Result()
-	if finish == "" {
-		finish = finishReason(res)
-	}
+	ri.usage = ans.Result.Usage
+	ri.attempts, ri.credential, ri.accountID = ans.Attempts, ans.CredentialID, ans.AccountID
+	ri.ttft = ans.First.Sub(ri.start)
+	s.metrics.TTFT(false, ri.ttft.Seconds())
 	h := newHeader(s, req.Model)
-	u := usage(res.Usage)
+	u := usage(ans.Result.Usage)
 	s.metrics.StreamEnd("done")
 	writeJSON(w, r, http.StatusOK, openai.ChatCompletion{
 		ID: h.ID, Object: "chat.completion", Created: h.Created, Model: h.Model, Usage: &u,
-		Choices: []openai.Choice{{Message: openai.ResponseMessage{Role: "assistant", Content: content.String(), ReasoningContent: reasoning.String()}, FinishReason: finish}},
+		Choices: []openai.Choice{{Message: openai.ResponseMessage{Role: "assistant", Content: ans.Content, ReasoningContent: ans.Reasoning}, FinishReason: ans.FinishReason}},
 	})
 }
 

@@ -84,41 +84,45 @@ func mapUpstream(ue *upstream.Error, passthrough bool) mapped {
 	if detail == "" {
 		detail = ue.Kind.String()
 	}
-	set := func(status int, typ, code, msg string) mapped {
-		m.status, m.body = status, openai.NewError(typ, code, "", msg)
+	// The status comes from the policy table; only a rejected token in
+	// passthrough mode (the caller's own) is the caller's 401.
+	m.status = ue.Kind.Policy().Status
+	set := func(typ, code, msg string) mapped {
+		m.body = openai.NewError(typ, code, "", msg)
 		return m
 	}
 	switch ue.Kind {
 	case upstream.KindNetwork:
-		return set(http.StatusBadGateway, openai.TypeUpstream, "upstream_unreachable", "could not reach Qwen Chat: "+detail)
+		return set(openai.TypeUpstream, "upstream_unreachable", "could not reach Qwen Chat: "+detail)
 	case upstream.KindTimeout:
-		return set(http.StatusGatewayTimeout, openai.TypeTimeout, "upstream_timeout", "Qwen Chat did not answer in time: "+detail)
+		return set(openai.TypeTimeout, "upstream_timeout", "Qwen Chat did not answer in time: "+detail)
 	case upstream.KindUnauthorized:
 		if passthrough {
-			return set(http.StatusUnauthorized, openai.TypeAuthentication, "invalid_qwen_token",
+			m.status = http.StatusUnauthorized
+			return set(openai.TypeAuthentication, "invalid_qwen_token",
 				"Qwen Chat rejected your token (expired or invalid). Sign in at chat.qwen.ai, copy localStorage 'token' from the browser's developer tools, and send it as the Bearer token.")
 		}
-		return set(http.StatusBadGateway, openai.TypeUpstream, "upstream_auth_failed",
+		return set(openai.TypeUpstream, "upstream_auth_failed",
 			"Qwen Chat rejected the relay's configured token (expired or invalid); the operator must replace it (QWENRELAY_QWEN_TOKENS).")
 	case upstream.KindRateLimited:
-		return set(http.StatusTooManyRequests, openai.TypeRateLimit, "upstream_rate_limited", "Qwen Chat is rate limiting this account: "+detail+retryHint(ue.RetryAfter))
+		return set(openai.TypeRateLimit, "upstream_rate_limited", "Qwen Chat is rate limiting this account: "+detail+retryHint(ue.RetryAfter))
 	case upstream.KindQuota:
-		return set(http.StatusTooManyRequests, openai.TypeRateLimit, "upstream_quota_exceeded", "the Qwen account's usage quota is used up: "+detail+retryHint(ue.RetryAfter))
+		return set(openai.TypeRateLimit, "upstream_quota_exceeded", "the Qwen account's usage quota is used up: "+detail+retryHint(ue.RetryAfter))
 	case upstream.KindCaptcha, upstream.KindWAF:
-		return set(http.StatusServiceUnavailable, openai.TypeUpstream, "upstream_verification_required",
+		return set(openai.TypeUpstream, "upstream_verification_required",
 			"Qwen Chat asked for human verification (captcha/WAF) and refused the request. Open chat.qwen.ai in a browser signed in with this account, pass the check, then retry; sending less text per request also helps.")
 	case upstream.KindContentFilter:
-		return set(http.StatusBadRequest, openai.TypeInvalidRequest, "content_filter", "Qwen Chat's content filter refused the request: "+detail)
+		return set(openai.TypeInvalidRequest, "content_filter", "Qwen Chat's content filter refused the request: "+detail)
 	case upstream.KindTooLarge:
-		return set(http.StatusRequestEntityTooLarge, openai.TypeInvalidRequest, "context_too_large", detail)
+		return set(openai.TypeInvalidRequest, "context_too_large", detail)
 	case upstream.KindModelNotFound:
-		return set(http.StatusNotFound, openai.TypeInvalidRequest, "model_not_found", detail)
+		return set(openai.TypeInvalidRequest, "model_not_found", detail)
 	case upstream.KindBadRequest:
-		return set(http.StatusBadRequest, openai.TypeInvalidRequest, "upstream_bad_request", "Qwen Chat refused the request: "+detail)
+		return set(openai.TypeInvalidRequest, "upstream_bad_request", "Qwen Chat refused the request: "+detail)
 	case upstream.KindEmpty:
-		return set(http.StatusBadGateway, openai.TypeUpstream, "upstream_empty_answer", "Qwen Chat returned an empty answer (often a sign of throttling or missing anti-bot headers); retry later")
+		return set(openai.TypeUpstream, "upstream_empty_answer", "Qwen Chat returned an empty answer (often a sign of throttling or missing anti-bot headers); retry later")
 	}
-	return set(http.StatusBadGateway, openai.TypeUpstream, "upstream_error", "Qwen Chat failed: "+detail)
+	return set(openai.TypeUpstream, "upstream_error", "Qwen Chat failed: "+detail)
 }
 
 func retryHint(d time.Duration) string {

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/qwenrelay/qwenrelay/internal/openai"
+	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
@@ -183,7 +184,7 @@ func (s *Server) fetcher(r *http.Request) fetchFunc {
 		if client != nil {
 			return s.relay.Provider().ListModels(ctx, *client)
 		}
-		lease, err := s.picker.Acquire(ctx, "", nil)
+		lease, err := s.picker.Acquire(ctx, relay.Want{})
 		if err != nil {
 			return nil, err
 		}

@@ -64,18 +64,6 @@ func Kinds() []Kind {
 	return out
 }
 
-// Retryable reports whether another attempt (on another credential) may
-// succeed. Deterministic refusals (content filter, too large, bad request,
-// unknown model) are not retried.
-func (k Kind) Retryable() bool {
-	switch k {
-	case KindNetwork, KindTimeout, KindUnauthorized, KindRateLimited, KindQuota,
-		KindCaptcha, KindWAF, KindTransient, KindEmpty, KindBadResponse:
-		return true
-	}
-	return false
-}
-
 // Error is a classified upstream failure. Message is safe to show to a
 // client: it never contains a token. Detail may hold upstream text for logs.
 type Error struct {
