@@ -40,6 +40,7 @@ type App struct {
 	Recorder     *usage.Recorder
 
 	transport *http.Transport
+	provider  *qwen.Client
 	log       *slog.Logger
 	server    *server.Server
 }
@@ -82,7 +83,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	provider, err := NewProvider(cfg, &http.Client{Transport: tr})
+	provider, err := NewProvider(cfg, &http.Client{Transport: tr}, log)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +91,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Metrics: metrics.New(), Store: st, transport: tr, log: log}
+	a := &App{Metrics: metrics.New(), Store: st, transport: tr, provider: provider, log: log}
 	a.Keys = keys.NewService(st, nil, st)
 	a.Recorder = usage.NewRecorder(st, usage.Options{Retention: cfg.UsageRetention}, log)
 	var picker relay.Picker
@@ -164,10 +165,14 @@ func (a *App) Run(ctx context.Context) {
 // are queued before Close; call it after the HTTP servers stopped.
 func (a *App) WaitIdle(ctx context.Context) error { return a.server.WaitIdle(ctx) }
 
-// Close flushes queued usage rows and closes the store. Call it after the
-// HTTP servers have stopped and Run has returned.
+// Close flushes queued usage rows, waits for pending upstream chat
+// deletions (until ctx ends) and closes the store. Call it after the HTTP
+// servers have stopped and Run has returned.
 func (a *App) Close(ctx context.Context) error {
 	err := a.Recorder.Close(ctx)
+	if cerr := a.provider.Close(ctx); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("upstream chat clean-up: %w", cerr))
+	}
 	a.transport.CloseIdleConnections()
 	return errors.Join(err, a.Store.Close())
 }

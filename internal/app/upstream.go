@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -53,12 +54,14 @@ func NewUpstream(cfg config.Config) (*qwen.Client, *http.Transport, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := NewProvider(cfg, &http.Client{Transport: tr})
+	c, err := NewProvider(cfg, &http.Client{Transport: tr}, nil)
 	return c, tr, err
 }
 
-// NewProvider builds the Qwen protocol client from the config.
-func NewProvider(cfg config.Config, hc *http.Client) (*qwen.Client, error) {
+// NewProvider builds the Qwen protocol client from the config; log (nil:
+// discarded) receives the chat clean-up's warnings. With delete_chats on,
+// call the client's Close on shutdown so pending deletions finish.
+func NewProvider(cfg config.Config, hc *http.Client, log *slog.Logger) (*qwen.Client, error) {
 	loc, err := time.LoadLocation(cfg.Timezone)
 	if err != nil {
 		return nil, err
@@ -85,5 +88,8 @@ func NewProvider(cfg config.Config, hc *http.Client) (*qwen.Client, error) {
 		IdleTimeout:           cfg.IdleTimeout,
 		MaxBodyBytes:          cfg.UpstreamMaxBody,
 		DefaultThinkingBudget: cfg.ThinkingBudget,
+		TokenTransport:        cfg.TokenTransport,
+		DeleteChats:           cfg.DeleteChats,
+		Logger:                log,
 	})
 }

@@ -62,7 +62,14 @@ type Config struct {
 
 	UserAgent     string `yaml:"user_agent"`
 	ClientVersion string `yaml:"client_version"` // the "version" header
-	BXVersion     string `yaml:"bx_version"`     // the "bx-v" header
+	BXVersion     string `yaml:"bx_version"`     // the "bx-v" header; empty = not sent
+	// TokenTransport is how the Qwen token is sent: cookie (Cookie:
+	// token=…, what the browser does since 2026-07), header (Authorization:
+	// Bearer) or both.
+	TokenTransport string `yaml:"token_transport"`
+	// DeleteChats deletes each upstream chat after its answer, so chats do
+	// not pile up in the account's Qwen history; false keeps them.
+	DeleteChats   bool   `yaml:"delete_chats"`
 	Timezone      string `yaml:"timezone"`       // IANA name for the Timezone header
 	UpstreamProxy string `yaml:"upstream_proxy"` // http://, https:// or socks5:// proxy for upstream calls
 	// UpstreamH2C speaks HTTP/2 without TLS to an http:// upstream (the
@@ -115,6 +122,8 @@ func Default() Config {
 		Protocol:             "v2",
 		BodyStyle:            "browser",
 		ThinkingFormat:       "summary",
+		TokenTransport:       "cookie",
+		DeleteChats:          true,
 		Timezone:             "Asia/Shanghai",
 		ConnectTimeout:       10 * time.Second,
 		FirstByteTimeout:     30 * time.Second,
@@ -156,6 +165,7 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&errs, "log_format", c.LogFormat, "json", "text")
 	if _, err := time.LoadLocation(c.Timezone); err != nil {

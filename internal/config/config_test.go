@@ -45,12 +45,37 @@ func TestValidation(t *testing.T) {
 		{"passthrough with key", map[string]string{"QWENRELAY_PASSTHROUGH": "true", "QWENRELAY_API_KEY": "k"}, nil, "passthrough"},
 		{"unknown flag", nil, []string{"--nope"}, "nope"},
 		{"zero in flight", map[string]string{"QWENRELAY_QWEN_TOKENS": "t"}, []string{"--max-in-flight", "0"}, "max_in_flight"},
+		{"bad token transport", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "url"}, nil, "token_transport"},
+		{"bad delete chats", map[string]string{"QWENRELAY_DELETE_CHATS": "sometimes"}, nil, "QWENRELAY_DELETE_CHATS"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Load(tt.args, env(tt.env), &strings.Builder{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("want error containing %q, got %v", tt.want, err)
+			}
+		})
+	}
+}
+
+func TestUpstreamHygieneSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		transport string
+		del       bool
+	}{
+		{"defaults", nil, "cookie", true},
+		{"env", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "both", "QWENRELAY_DELETE_CHATS": "false"}, "both", false},
+		{"header", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "header"}, "header", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load(nil, env(tc.env), &strings.Builder{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.TokenTransport != tc.transport || cfg.DeleteChats != tc.del {
+				t.Errorf("token_transport %q, delete_chats %v", cfg.TokenTransport, cfg.DeleteChats)
 			}
 		})
 	}

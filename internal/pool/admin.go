@@ -42,7 +42,7 @@ func (p *Pool) AddAccount(ctx context.Context, in *store.Account, opts AddOption
 		return nil, fmt.Errorf("pool: %w", err)
 	}
 	signIn := func() error {
-		tok, err := p.up.SignIn(ctx, a.Email, a.Password)
+		tok, err := p.up.SignIn(ctx, upstream.Credential{ID: "new-account", HTTPClient: client}, a.Email, a.Password)
 		if err != nil {
 			return fmt.Errorf("pool: sign-in failed: %w", err)
 		}

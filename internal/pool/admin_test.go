@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
@@ -18,7 +19,7 @@ func TestAddAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Token != "" || got.Password != "" || got.Name != "bob@example.com" || len(got.Models) != 4 ||
+	if got.Token != "" || got.Password != "" || got.Name != "bob@example.com" || len(got.Models) != len(qwenfake.DefaultModels()) ||
 		got.TokenExpiry.Before(time.Now().Add(29*24*time.Hour)) || got.State != store.StateActive {
 		t.Errorf("added %+v", got)
 	}
@@ -66,7 +67,7 @@ func TestDeleteAndTestAccount(t *testing.T) {
 		a.State, a.StateReason, a.PunishURL = store.StateQuarantined, "captcha: an admin must solve it", "u"
 	})
 	st, err := e.pool.TestAccount(ctx, a.ID)
-	if err != nil || st.State != store.StateActive || len(st.Models) != 4 || st.PunishURL != "" {
+	if err != nil || st.State != store.StateActive || len(st.Models) != len(qwenfake.DefaultModels()) || st.PunishURL != "" {
 		t.Errorf("TestAccount: %v %+v", err, st)
 	}
 	if strings.Contains(st.TokenPrefix, a.Token[20:]) || len(st.TokenPrefix) > 16 {

@@ -74,13 +74,14 @@ func (p *Pool) relogin(ctx context.Context, e *entry, gen uint64) error {
 	_, err, _ := p.logins.Do(strconv.FormatInt(id, 10), func() (any, error) {
 		p.mu.Lock()
 		stale, email, password := e.gen != gen, e.acct.Email, e.acct.Password
+		via := upstream.Credential{ID: e.credID(), HTTPClient: e.client} // the account's proxy
 		p.mu.Unlock()
 		if stale {
 			return nil, nil
 		}
 		ctx, cancel := context.WithTimeout(ctx, p.opts.CallTimeout)
 		defer cancel()
-		token, err := p.up.SignIn(ctx, email, password)
+		token, err := p.up.SignIn(ctx, via, email, password)
 		if err != nil {
 			p.signInFailed(ctx, e, err)
 			return nil, err

@@ -82,7 +82,8 @@ func (o Options) withDefaults() Options {
 
 // Upstream is what the pool needs from the provider (*qwen.Client).
 type Upstream interface {
-	SignIn(ctx context.Context, email, password string) (string, error)
+	// SignIn goes through via.HTTPClient (the account's proxy) when set.
+	SignIn(ctx context.Context, via upstream.Credential, email, password string) (string, error)
 	ListModels(ctx context.Context, cred upstream.Credential) ([]upstream.Model, error)
 }
 

@@ -15,12 +15,14 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// SignIn logs in with e-mail and password (doc §5): the password is sent as
-// its SHA-256 hex digest, the answer carries the JWT in "token". Refusals
-// (wrong password, unknown account: HTTP 400 with "detail") are
-// KindUnauthorized; other failures are classified like any call. Neither the
-// password nor its digest appears in errors.
-func (c *Client) SignIn(ctx context.Context, email, password string) (string, error) {
+// SignIn logs in with e-mail and password (docs/qwen-protocol.md §5): the password is sent as
+// its SHA-256 hex digest, the answer carries the JWT in "token". The call
+// goes through via.HTTPClient when set (the account's own proxy, like its
+// chats); via.Token is ignored. Refusals (wrong password, unknown account:
+// HTTP 400 with "detail") are KindUnauthorized; other failures are
+// classified like any call. Neither the password nor its digest appears in
+// errors.
+func (c *Client) SignIn(ctx context.Context, via upstream.Credential, email, password string) (string, error) {
 	if email == "" || password == "" {
 		return "", upstream.Errorf(upstream.KindBadRequest, "e-mail and password are required")
 	}
@@ -30,7 +32,7 @@ func (c *Client) SignIn(ctx context.Context, email, password string) (string, er
 	if err != nil {
 		return "", err
 	}
-	answer, err := c.jsonCall(ctx, upstream.Credential{}, http.MethodPost, "/api/v1/auths/signin", "/auth", body)
+	answer, err := c.jsonCall(ctx, upstream.Credential{ID: via.ID, HTTPClient: via.HTTPClient}, http.MethodPost, "/api/v1/auths/signin", "/auth", body)
 	if err != nil {
 		err = redact(redact(err, password), digest)
 		if ue, ok := upstream.AsError(err); ok && ue.Status == http.StatusBadRequest {

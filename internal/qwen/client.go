@@ -9,9 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -24,13 +26,19 @@ const (
 	ProtocolV2     = "v2"     // /api/v2/chats/new + /api/v2/chat/completions (current)
 	ProtocolLegacy = "legacy" // era-1 /api/chat/completions with cumulative deltas
 
-	BodyBrowser = "browser" // the browser envelope (doc §3.2 b)
-	BodySimple  = "simple"  // the simplified body (doc §3.2 a)
+	BodyBrowser = "browser" // the browser envelope (docs/qwen-protocol.md §3.2 b)
+	BodySimple  = "simple"  // the simplified body (docs/qwen-protocol.md §3.2 a)
+
+	// Where the token goes (docs/qwen-protocol.md §11.1: the browser sends
+	// only the cookie since 2026-07).
+	TokenCookie = "cookie" // Cookie: token=<JWT> (default)
+	TokenHeader = "header" // Authorization: Bearer <JWT>
+	TokenBoth   = "both"   // both of them
 
 	ThinkingSummary = "summary" // thinking_summary frames (cumulative arrays)
 	ThinkingDetail  = "detail"  // think frames (incremental text)
 
-	// DefaultMaxBodyBytes: doc §7, 117 KB bodies pass, 129 KB get the captcha.
+	// DefaultMaxBodyBytes: docs/qwen-protocol.md §7, 117 KB bodies pass, 129 KB get the captcha.
 	DefaultMaxBodyBytes = 128000
 )
 
@@ -40,6 +48,7 @@ type Options struct {
 	Protocol         string // "v2" (default) or "legacy"
 	BodyStyle        string // "browser" (default) or "simple"
 	ThinkingFormat   string // "summary" (default) or "detail"
+	TokenTransport   string // "cookie" (default), "header" or "both"
 	Headers          Headers
 	HTTPClient       *http.Client  // required, without an overall Timeout
 	FirstByteTimeout time.Duration // max wait for the first frame of a completion (0 = none)
@@ -48,8 +57,15 @@ type Options struct {
 	// DefaultThinkingBudget is sent as thinking_budget when the request has
 	// none; 0 omits the field (upstream default 81920).
 	DefaultThinkingBudget int
-	DeleteChats           bool             // reserved
-	Now                   func() time.Time // nil means time.Now
+	// DeleteChats deletes each upstream chat once its answer ended (or
+	// failed), in the background; Close waits for pending deletions.
+	DeleteChats       bool
+	DeleteConcurrency int           // deletions at once (default 4)
+	DeleteTimeout     time.Duration // per deletion (default 30s)
+	// Logger receives the clean-up's warnings (nil: discarded). No secret
+	// is ever logged.
+	Logger *slog.Logger
+	Now    func() time.Time // nil means time.Now
 }
 
 // Client is a Qwen Chat upstream. It is safe for concurrent use.
@@ -60,6 +76,11 @@ type Client struct {
 	cookie string      // extra cookies appended after token=
 	now    func() time.Time
 	loc    *time.Location
+
+	janitor *janitor // nil unless DeleteChats
+
+	modelsMu         sync.RWMutex
+	thinkingRequired map[string]bool // model ids learned from ListModels (§11.3)
 }
 
 var _ upstream.Provider = (*Client)(nil)
@@ -79,6 +100,13 @@ func New(opts Options) (*Client, error) {
 		c.loc = time.UTC
 	}
 	c.static, c.cookie = staticHeaders(c.base, opts.Headers)
+	if opts.DeleteChats {
+		log := opts.Logger
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		c.janitor = newJanitor(c, opts.DeleteConcurrency, opts.DeleteTimeout, log)
+	}
 	return c, nil
 }
 
@@ -102,6 +130,9 @@ func normalize(o *Options) error {
 	if err := oneOf("ThinkingFormat", &o.ThinkingFormat, ThinkingSummary, ThinkingDetail); err != nil {
 		return err
 	}
+	if err := oneOf("TokenTransport", &o.TokenTransport, TokenCookie, TokenHeader, TokenBoth); err != nil {
+		return err
+	}
 	if o.FirstByteTimeout < 0 || o.IdleTimeout < 0 {
 		return errors.New("timeouts must not be negative")
 	}
@@ -110,6 +141,15 @@ func normalize(o *Options) error {
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if o.DeleteConcurrency < 0 || o.DeleteTimeout < 0 {
+		return errors.New("DeleteConcurrency and DeleteTimeout must not be negative")
+	}
+	if o.DeleteConcurrency == 0 {
+		o.DeleteConcurrency = DefaultDeleteConcurrency
+	}
+	if o.DeleteTimeout == 0 {
+		o.DeleteTimeout = DefaultDeleteTimeout
 	}
 	o.Headers = o.Headers.withDefaults()
 	return nil
@@ -139,12 +179,17 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 	if err := checkRequest(cred, req); err != nil {
 		return nil, err
 	}
+	req, hide := c.thinkingRule(req)
 	if c.opts.Protocol == ProtocolLegacy {
 		body, err := c.legacyBody(req)
 		if err != nil {
 			return nil, err
 		}
-		return c.openStream(ctx, cred, "/api/chat/completions", "/", body, &legacyHandler{})
+		st, err := c.openStream(ctx, cred, "/api/chat/completions", "/", body, &legacyHandler{})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	content := flatten(req.Messages)
 	// Size check first, with a placeholder id of a real id's length, so an
@@ -158,10 +203,46 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 		return nil, err
 	}
 	if body, err = c.v2Body(req, content, chatID); err != nil {
+		c.chatDone(cred, chatID)
 		return nil, err
 	}
 	path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-	return c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{})
+	st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
+	if err != nil {
+		c.chatDone(cred, chatID)
+		return nil, explainInvalidInput(err, req)
+	}
+	st.onRelease = func() { c.chatDone(cred, chatID) }
+	return st, nil
+}
+
+// thinkingRule applies docs/qwen-protocol.md §11.3: a model whose
+// think_skip is disabled must be sent thinking_enabled:true, else the
+// upstream answers invalid_input. Thinking is then turned on, and when the
+// caller explicitly asked for it off, its reasoning is not passed on
+// (hide), so the answer looks like the one asked for.
+func (c *Client) thinkingRule(req *upstream.ChatRequest) (_ *upstream.ChatRequest, hide bool) {
+	if (req.Thinking != nil && *req.Thinking) || !c.needsThinking(req.Model) {
+		return req, false
+	}
+	on := true
+	cp := *req
+	cp.Thinking = &on
+	return &cp, req.Thinking != nil
+}
+
+// explainInvalidInput says what an invalid_input answer most likely means
+// when the request went out with thinking off: the model requires thinking
+// and the model list has not said so (yet).
+func explainInvalidInput(err error, req *upstream.ChatRequest) error {
+	ue, ok := upstream.AsError(err)
+	if !ok || ue.Code != codeInvalidInput || (req.Thinking != nil && *req.Thinking) {
+		return err
+	}
+	cp := *ue
+	cp.Message += fmt.Sprintf(" (model %q was asked without thinking; models whose think_skip is disabled, "+
+		"like the qwen3.8 family, only answer with thinking on: use the model's -thinking variant)", req.Model)
+	return &cp
 }
 
 func checkRequest(cred upstream.Credential, req *upstream.ChatRequest) error {
@@ -193,7 +274,7 @@ func finishErr(parent, ctx context.Context, op string, err error) error {
 	return &upstream.Error{Kind: upstream.KindNetwork, Message: op + ": connection failed", Err: err}
 }
 
-// newChat creates a server-side chat and returns its id (doc §3.1). The id
+// newChat creates a server-side chat and returns its id (docs/qwen-protocol.md §3.1). The id
 // is read from data.id, or data.chat.chat_id / data.chat.id as G tolerates.
 func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model string) (string, error) {
 	body, err := c.encodeBody(&newChatBody{

@@ -105,7 +105,7 @@ func TestEmulatorFailureModes(t *testing.T) {
 		qwenfake.ModeErrorFrame: upstream.KindTransient, qwenfake.ModeStall: upstream.KindTimeout,
 		qwenfake.ModeStallMid: upstream.KindTimeout, qwenfake.ModeCut: upstream.KindNetwork,
 		qwenfake.ModeMalformed: upstream.KindBadResponse, qwenfake.ModeEmpty: upstream.KindEmpty,
-		qwenfake.ModeThinkOnly: upstream.KindEmpty,
+		qwenfake.ModeThinkOnly: upstream.KindEmpty, qwenfake.ModeInvalidInput: upstream.KindBadRequest,
 	}
 	for _, mode := range qwenfake.Modes() {
 		for _, proto := range []string{ProtocolV2, ProtocolLegacy} {
@@ -143,17 +143,17 @@ func TestEmulatorFailureModes(t *testing.T) {
 }
 
 func TestEmulatorAuthModelsAndGzip(t *testing.T) {
-	fake, client, cred := emulator(t, qwenfake.Options{Gzip: true, RequireHeaders: []string{"x-request-id", "version", "bx-v", "source", "timezone"}})
+	fake, client, cred := emulator(t, qwenfake.Options{Gzip: true, RequireHeaders: []string{"x-request-id", "version", "source", "timezone"}})
 	fake.AddUser("a@b.c", "pw")
 	c := client(func(o *Options) { o.Headers.Extra = map[string]string{"Accept-Encoding": "gzip"} })
-	tok, err := c.SignIn(context.Background(), "a@b.c", "pw")
+	tok, err := c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "pw")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if exp, ok := TokenExpiry(tok); !ok || exp.Before(time.Now()) {
 		t.Errorf("TokenExpiry %v %v", exp, ok)
 	}
-	if _, err := c.SignIn(context.Background(), "a@b.c", "nope"); kindOf(err) != upstream.KindUnauthorized {
+	if _, err := c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "nope"); kindOf(err) != upstream.KindUnauthorized {
 		t.Errorf("wrong password: %v", err)
 	}
 	models, err := c.ListModels(context.Background(), cred)

@@ -15,7 +15,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// wafMarkers identify the Aliyun WAF / baxia captcha HTML page (doc §7).
+// wafMarkers identify the Aliyun WAF / baxia captcha HTML page (docs/qwen-protocol.md §7).
 var wafMarkers = []string{"aliyun_waf_aa", "aliyuncaptcha", "punish", "x5sec", "baxia", "人机验证"}
 
 // classifyAnswer classifies a complete non-SSE answer (any status). For a
@@ -124,7 +124,7 @@ func classifyFrame(data []byte) error {
 	return &upstream.Error{Kind: upstream.KindTransient, Message: "the upstream reported an error"}
 }
 
-// classifyJSON recognises the JSON error shapes of doc §7: the captcha
+// classifyJSON recognises the JSON error shapes of docs/qwen-protocol.md §7: the captcha
 // ("ret"), {"success":false,"data":{code,details}}, {"error":{code,…}}. It
 // returns nil and a safe detail text (from "detail"/"message") otherwise.
 func classifyJSON(body []byte) (*upstream.Error, string) {
@@ -193,7 +193,7 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 		}
 		return e
 	case strings.Contains(text, "Allocated quota exceeded") || strings.Contains(text, "#token-limit"):
-		// Reported with code internal_error (doc §7).
+		// Reported with code internal_error (docs/qwen-protocol.md §7).
 		e.Kind, e.Message = upstream.KindQuota, "the model quota of the account is exhausted"
 		return e
 	case low == "internal_error":
@@ -202,6 +202,10 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 		e.Kind, e.Message = upstream.KindTransient, "internal upstream error"
 	case code == "Bad_Request":
 		e.Kind, e.Message = upstream.KindTransient, "transient upstream failure"
+	case low == codeInvalidInput:
+		// The request's own fault, not retryable: e.g. thinking off for a
+		// model whose think_skip is disabled (docs/qwen-protocol.md §11.3).
+		e.Kind, e.Message = upstream.KindBadRequest, "the upstream refused the request as invalid input"
 	case low == "data_inspection_failed":
 		e.Kind, e.Message = upstream.KindContentFilter, "the upstream content filter refused the conversation"
 	case strings.Contains(code, "FAIL_SYS_USER_VALIDATE"):
@@ -221,6 +225,10 @@ func fromCode(code, text string, data gjson.Result) *upstream.Error {
 	}
 	return e
 }
+
+// codeInvalidInput is the upstream's code for a request it will not answer
+// as sent (§11.3).
+const codeInvalidInput = "invalid_input"
 
 // snippet shortens upstream text for messages, on a character boundary.
 func snippet(s string, n int) string {

@@ -20,7 +20,7 @@ const (
 	tokenEcho   = `{"success":false,"data":{"code":"Unauthorized","details":"bad token ` + testToken + `"}}`
 )
 
-// errorCase is one row of doc §7: an upstream answer and its classification.
+// errorCase is one row of docs/qwen-protocol.md §7: an upstream answer and its classification.
 type errorCase struct {
 	name    string
 	handler http.HandlerFunc
@@ -73,7 +73,7 @@ func errorCases() []errorCase {
 	}
 }
 
-// TestErrorRows runs every row of doc §7 against completions.
+// TestErrorRows runs every row of docs/qwen-protocol.md §7 against completions.
 func TestErrorRows(t *testing.T) {
 	for _, tc := range errorCases() {
 		t.Run(tc.name, func(t *testing.T) {

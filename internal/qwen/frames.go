@@ -39,9 +39,11 @@ func isDone(data []byte) bool { return bytes.Equal(bytes.TrimSpace(data), doneMa
 
 // topLevel is what a frame carries at its top level.
 type topLevel struct {
-	choices gjson.Result
-	usage   gjson.Result
-	failed  bool // error / ret / success:false: classify the whole frame
+	choices  gjson.Result
+	usage    gjson.Result
+	created  gjson.Result // the "response.created" object
+	response gjson.Result // the frame's "response_id"
+	failed   bool         // error / ret / success:false: classify the whole frame
 }
 
 // parseTop validates one payload and picks its top-level members.
@@ -60,6 +62,10 @@ func parseTop(js string) (topLevel, error) {
 			t.choices = v
 		case "usage":
 			t.usage = v
+		case "response.created":
+			t.created = v
+		case "response_id":
+			t.response = v
 		case "error", "ret":
 			t.failed = t.failed || (v.Type != gjson.Null && v.Raw != "[]")
 		case "success":
@@ -131,7 +137,7 @@ func (d *delta) set(key string, v gjson.Result) {
 }
 
 // foreign reports frames that are not assistant text: tool/function roles
-// and web_search entries (doc §3.5).
+// and web_search entries (docs/qwen-protocol.md §3.5).
 func (d *delta) foreign() bool {
 	if r := d.role.Str; r != "" && r != "assistant" {
 		return true
@@ -139,21 +145,58 @@ func (d *delta) foreign() bool {
 	return d.name.Str == "web_search"
 }
 
-// v2Handler parses /api/v2 frames (doc §3.3, §3.4).
+// v2Handler parses /api/v2 frames (docs/qwen-protocol.md §3.3, §3.4).
 type v2Handler struct {
 	done    bool
 	summary []byte // thinking_summary text emitted so far (joined thoughts)
 	acc     usageAcc
+	resp    responseFilter
+	// hideReasoning drops reasoning text: thinking was forced on for a
+	// request that asked for it off (§11.3).
+	hideReasoning bool
 }
 
 func (h *v2Handler) finished() bool { return h.done }
 
 func (h *v2Handler) usage() upstream.Usage { return h.acc.result() }
 
+// responseFilter keeps one answer of a stream. The upstream may interleave
+// two candidate answers, each announced by its own response.created frame
+// and carrying its response_id on every frame (docs/qwen-protocol.md
+// §11.4): the first announced response id is kept and, once a second one
+// was announced, frames naming another id are dropped. A stream with a
+// single response.created is never filtered, so an id spelled differently
+// in its frames cannot cost the answer. Frames without a response id (error
+// frames) are kept.
+type responseFilter struct {
+	id    string // the first announced response id
+	multi bool   // another response.created was seen
+}
+
+// keep reports whether the frame belongs to the kept answer.
+func (f *responseFilter) keep(top *topLevel, data []byte) bool {
+	if top.created.Exists() {
+		id := top.created.Get("response_id")
+		switch {
+		case id.Type != gjson.String || id.Str == "":
+		case f.id == "":
+			f.id = own(id.Str, data)
+		case id.Str != f.id:
+			f.multi = true
+		}
+		return false // a created frame carries no content
+	}
+	if !f.multi || top.response.Type != gjson.String || top.response.Str == "" {
+		return true
+	}
+	return top.response.Str == f.id
+}
+
 // openFrame is what every frame of both protocols needs first: it notes
-// [DONE], turns error frames into errors, records usage, and returns the
-// assistant delta to handle (ok false when there is none).
-func openFrame(data []byte, done *bool, acc *usageAcc) (d delta, ok bool, err error) {
+// [DONE], turns error frames into errors, drops frames of another answer
+// (rf, v2 only), records usage, and returns the assistant delta to handle
+// (ok false when there is none).
+func openFrame(data []byte, done *bool, acc *usageAcc, rf *responseFilter) (d delta, ok bool, err error) {
 	if isDone(data) {
 		*done = true
 		return d, false, nil
@@ -161,6 +204,9 @@ func openFrame(data []byte, done *bool, acc *usageAcc) (d delta, ok bool, err er
 	top, err := parseTop(view(data))
 	if err != nil {
 		return d, false, err
+	}
+	if rf != nil && !rf.keep(&top, data) {
+		return d, false, nil
 	}
 	if top.failed {
 		return d, false, classifyFrame(data)
@@ -173,7 +219,7 @@ func openFrame(data []byte, done *bool, acc *usageAcc) (d delta, ok bool, err er
 }
 
 func (h *v2Handler) frame(s *stream, data []byte) error {
-	d, ok, err := openFrame(data, &h.done, &h.acc)
+	d, ok, err := openFrame(data, &h.done, &h.acc, &h.resp)
 	if !ok {
 		return err
 	}
@@ -187,11 +233,19 @@ func (h *v2Handler) frame(s *stream, data []byte) error {
 			h.done = true
 		}
 	case "think", "thinking":
-		s.emit(upstream.EventReasoning, own(d.content.Str, data))
+		h.reason(s, own(d.content.Str, data))
 	case "thinking_summary":
-		s.emit(upstream.EventReasoning, h.summaryDelta(d.extra))
+		h.reason(s, h.summaryDelta(d.extra))
 	}
 	return nil
+}
+
+func (h *v2Handler) reason(s *stream, text string) {
+	if h.hideReasoning {
+		s.reasoning = s.reasoning || text != ""
+		return
+	}
+	s.emit(upstream.EventReasoning, text)
 }
 
 // summaryDelta returns what the cumulative summary_thought array adds to the

@@ -41,7 +41,7 @@ func render(o outcome) string {
 }
 
 // TestGolden replays each testdata/*.sse transcript (frames reconstructed
-// from doc §2.3, §3.3, §3.4 with the captures' spacing) through a real HTTP
+// from docs/qwen-protocol.md §2.3, §3.3, §3.4 with the captures' spacing) through a real HTTP
 // exchange, once whole and once written a byte at a time, and compares the
 // events with the .golden file. Run with -update to rewrite them.
 func TestGolden(t *testing.T) {

@@ -8,12 +8,12 @@ import (
 )
 
 // Headers are the browser-style and anti-bot headers sent on every call
-// (doc §4). Which of them the live WAF enforces changes week to week, so all
+// (docs/qwen-protocol.md §4). Which of them the live WAF enforces changes week to week, so all
 // values are configurable.
 type Headers struct {
 	UserAgent      string
 	Version        string         // "version" header (web app version)
-	BXV            string         // "bx-v" header (baxia SDK version)
+	BXV            string         // "bx-v" header (baxia SDK version); empty = not sent
 	Source         string         // "source" header, "web"
 	AcceptLanguage string         // Accept-Language
 	Location       *time.Location // zone of the Timezone header; nil means UTC
@@ -22,14 +22,14 @@ type Headers struct {
 	Extra map[string]string
 }
 
-// DefaultHeaders returns values current as of mid-2026 (doc §4): version
-// 0.2.68, bx-v 2.5.36, source web, a desktop Chrome user agent and a
-// GMT+0800 Timezone like a browser in China.
+// DefaultHeaders returns values current as of August 2026
+// (docs/qwen-protocol.md §11.1, §11.2): version 0.2.81, no bx-v (the browser
+// front end stopped sending it), source web, a desktop Chrome user agent and
+// a GMT+0800 Timezone like a browser in China.
 func DefaultHeaders() Headers {
 	return Headers{
 		UserAgent:      "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36",
-		Version:        "0.2.68",
-		BXV:            "2.5.36",
+		Version:        "0.2.81",
 		Source:         "web",
 		AcceptLanguage: "zh-CN,zh;q=0.9,en;q=0.8",
 		Location:       time.FixedZone("GMT+0800", 8*3600),
@@ -53,7 +53,6 @@ func (h Headers) withDefaults() Headers {
 	}
 	fill(&h.UserAgent, d.UserAgent)
 	fill(&h.Version, d.Version)
-	fill(&h.BXV, d.BXV)
 	fill(&h.Source, d.Source)
 	fill(&h.AcceptLanguage, d.AcceptLanguage)
 	if h.Extra == nil && h.Location == nil {
@@ -70,7 +69,9 @@ func staticHeaders(base string, h Headers) (http.Header, string) {
 	s.Set("Accept-Language", h.AcceptLanguage)
 	s.Set("Source", h.Source)
 	s.Set("Version", h.Version)
-	s.Set("Bx-V", h.BXV)
+	if h.BXV != "" {
+		s.Set("Bx-V", h.BXV)
+	}
 	s.Set("X-Accel-Buffering", "no")
 	s.Set("Origin", base)
 	var cookie string
@@ -96,8 +97,10 @@ func (c *Client) header(token, referer, accept string) http.Header {
 	h["Accept"] = []string{accept}
 	h["Content-Type"] = []string{"application/json"}
 	cookie := c.cookie
-	if token != "" {
+	if token != "" && c.opts.TokenTransport != TokenCookie {
 		h["Authorization"] = []string{"Bearer " + token}
+	}
+	if token != "" && c.opts.TokenTransport != TokenHeader {
 		if cookie != "" {
 			cookie = "token=" + token + "; " + cookie
 		} else {
@@ -111,7 +114,7 @@ func (c *Client) header(token, referer, accept string) http.Header {
 }
 
 // jsDate formats t like JavaScript's Date.toString() without the zone name,
-// e.g. "Mon Dec 08 2025 17:28:55 GMT+0800" (doc §4).
+// e.g. "Mon Dec 08 2025 17:28:55 GMT+0800" (docs/qwen-protocol.md §4).
 func jsDate(t time.Time) string {
 	return t.Format("Mon Jan 02 2006 15:04:05 GMT-0700")
 }

@@ -58,17 +58,18 @@ func (f *fakeUp) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	f.mu.Lock()
 	f.reqs = append(f.reqs, recorded{r.Method, r.URL.Path, r.URL.RawQuery, r.Header.Clone(), body})
+	newChat, completion, other := f.newChat, f.completion, f.other // tests may swap them under mu
 	f.mu.Unlock()
 	switch {
-	case r.URL.Path == "/api/v2/chats/new" && f.newChat != nil:
-		f.newChat(w, r)
+	case r.URL.Path == "/api/v2/chats/new" && newChat != nil:
+		newChat(w, r)
 	case r.URL.Path == "/api/v2/chats/new":
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"success":true,"request_id":"r","data":{"id":%q}}`, testChatID)
-	case strings.HasSuffix(r.URL.Path, "/chat/completions") && f.completion != nil:
-		f.completion(w, r)
-	case f.other != nil:
-		f.other(w, r)
+	case strings.HasSuffix(r.URL.Path, "/chat/completions") && completion != nil:
+		completion(w, r)
+	case other != nil:
+		other(w, r)
 	default:
 		http.NotFound(w, r)
 	}

@@ -6,7 +6,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// legacyHandler parses era-1 /api/chat/completions frames (doc §2.3, §2.4):
+// legacyHandler parses era-1 /api/chat/completions frames (docs/qwen-protocol.md §2.3, §2.4):
 // delta.content is cumulative (all text so far) in the original protocol
 // and incremental with phases after 2025-05; the differ handles both.
 // Without phases, reasoning arrives inside <think>…</think>.
@@ -23,7 +23,7 @@ func (h *legacyHandler) finished() bool { return h.done }
 func (h *legacyHandler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *legacyHandler) frame(s *stream, data []byte) error {
-	d, ok, err := openFrame(data, &h.done, &h.acc)
+	d, ok, err := openFrame(data, &h.done, &h.acc, nil)
 	if !ok {
 		return err
 	}

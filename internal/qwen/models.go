@@ -11,7 +11,7 @@ import (
 
 // Model list endpoints: R and the web UI use /api/models ({"data":[…]}); G
 // moved to /api/v2/models/ ({"success":true,"data":{"data":[…]}}) in
-// 2026-06 (doc §1, §2.6). Both envelopes are accepted on both.
+// 2026-06 (docs/qwen-protocol.md §1, §2.6). Both envelopes are accepted on both.
 var modelPaths = []string{"/api/models", "/api/v2/models/"}
 
 // ListModels returns the upstream's models. It tries /api/models first and
@@ -26,6 +26,7 @@ func (c *Client) ListModels(ctx context.Context, cred upstream.Credential) ([]up
 		body, err := c.jsonCall(ctx, cred, http.MethodGet, p, "/", nil)
 		if err == nil {
 			if models, ok := parseModels(body); ok {
+				c.learnModels(models)
 				return models, nil
 			}
 			err = &upstream.Error{Kind: upstream.KindBadResponse, Status: http.StatusOK,
@@ -89,6 +90,9 @@ func parseModel(v gjson.Result) (upstream.Model, bool) {
 		Thinking:   truthy(meta.Get("abilities.thinking")) || truthy(meta.Get("capabilities.thinking")),
 		Vision:     truthy(meta.Get("capabilities.vision")) || truthy(meta.Get("abilities.vision")),
 		MaxContext: int(meta.Get("max_context_length").Int()),
+		// docs/qwen-protocol.md §11.3: think_skip.enable false means thinking
+		// must be on, else the upstream answers invalid_input.
+		ThinkingRequired: meta.Get("think_skip.enable").Type == gjson.False,
 	}
 	if m.ID == "" {
 		return m, false
@@ -105,6 +109,28 @@ func parseModel(v gjson.Result) (upstream.Model, bool) {
 		return m, false
 	}
 	return m, true
+}
+
+// learnModels remembers which models need thinking on (§11.3), from the
+// latest list: OpenChat reads it for every request.
+func (c *Client) learnModels(models []upstream.Model) {
+	need := make(map[string]bool)
+	for _, m := range models {
+		if m.ThinkingRequired {
+			need[m.ID] = true
+		}
+	}
+	c.modelsMu.Lock()
+	c.thinkingRequired = need
+	c.modelsMu.Unlock()
+}
+
+// needsThinking reports whether the last model list said model cannot
+// answer with thinking off.
+func (c *Client) needsThinking(model string) bool {
+	c.modelsMu.RLock()
+	defer c.modelsMu.RUnlock()
+	return c.thinkingRequired[model]
 }
 
 func firstString(rs ...gjson.Result) string {

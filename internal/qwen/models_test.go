@@ -14,7 +14,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// modelElement is the reconstructed element of doc §2.6.
+// modelElement is the reconstructed element of docs/qwen-protocol.md §2.6.
 const modelElement = `{"id":"qwen3-max","name":"Qwen3-Max","object":"model","owned_by":"qwen",
  "info":{"id":"qwen3-max","name":"Qwen3-Max","created_at":1757000000,"is_active":true,
   "meta":{"capabilities":{"vision":true,"document":true,"thinking":true,"thinking_budget":true},
@@ -68,8 +68,8 @@ func TestListModels(t *testing.T) {
 			var paths []string
 			for _, r := range f.requests() {
 				paths = append(paths, r.Path)
-				if r.Header.Get("Authorization") != "Bearer "+testToken {
-					t.Error("no Authorization on the model list")
+				if r.Header.Get("Cookie") != "token="+testToken {
+					t.Error("no token cookie on the model list")
 				}
 			}
 			if fmt.Sprint(paths) != fmt.Sprint(tc.paths) {
@@ -116,7 +116,7 @@ func TestSignIn(t *testing.T) {
 		w.Write(gzipped(`{"id":"u1","token":"` + testToken + `","token_type":"Bearer"}`))
 	}
 	c := f.client(t, nil)
-	tok, err := c.SignIn(context.Background(), "a@b.c", "hunter2")
+	tok, err := c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "hunter2")
 	if err != nil || tok != testToken {
 		t.Fatalf("SignIn = %q, %v", tok, err)
 	}
@@ -124,7 +124,20 @@ func TestSignIn(t *testing.T) {
 	if r.Header.Get("Authorization") != "" || strings.Contains(r.Header.Get("Cookie"), "token=") {
 		t.Error("sign-in must not carry a token")
 	}
-	_, err = c.SignIn(context.Background(), "a@b.c", "wrong")
+	// Through the account's own client (its proxy); a token in via is not sent.
+	tr := &countingTransport{}
+	defer http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	via := upstream.Credential{ID: "acct-1", Token: "not-sent", HTTPClient: &http.Client{Transport: tr}}
+	if tok, err := c.SignIn(context.Background(), via, "a@b.c", "hunter2"); err != nil || tok != testToken {
+		t.Fatalf("SignIn via the account's client = %q, %v", tok, err)
+	}
+	if tr.n[http.MethodPost] != 1 {
+		t.Errorf("sign-in did not go through the account's client: %v", tr.n)
+	}
+	if r := f.requests()[1]; r.Header.Get("Authorization") != "" || strings.Contains(r.Header.Get("Cookie"), "not-sent") {
+		t.Error("sign-in carried via.Token")
+	}
+	_, err = c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "wrong")
 	if ue, ok := upstream.AsError(err); !ok || ue.Kind != upstream.KindUnauthorized || !strings.Contains(ue.Message, "incorrect") {
 		t.Fatalf("wrong password: %v", err)
 	}
@@ -132,11 +145,11 @@ func TestSignIn(t *testing.T) {
 		t.Errorf("password in error: %v", err)
 	}
 	f.other = serveBody(200, "text/html", wafHTML)
-	if _, err := c.SignIn(context.Background(), "a@b.c", "hunter2"); kindOf(err) != upstream.KindWAF {
+	if _, err := c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "hunter2"); kindOf(err) != upstream.KindWAF {
 		t.Errorf("waf: %v", err)
 	}
 	f.other = serveBody(200, "application/json", `{"id":"u1"}`)
-	if _, err := c.SignIn(context.Background(), "a@b.c", "hunter2"); kindOf(err) != upstream.KindBadResponse {
+	if _, err := c.SignIn(context.Background(), upstream.Credential{}, "a@b.c", "hunter2"); kindOf(err) != upstream.KindBadResponse {
 		t.Errorf("no token: %v", err)
 	}
 }

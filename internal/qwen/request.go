@@ -9,7 +9,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// featureConfig is the per-message feature_config (doc §3.2, §6.1).
+// featureConfig is the per-message feature_config (docs/qwen-protocol.md §3.2, §6.1).
 type featureConfig struct {
 	OutputSchema    string `json:"output_schema"`
 	ThinkingEnabled bool   `json:"thinking_enabled"`
@@ -22,7 +22,7 @@ type featureConfig struct {
 }
 
 // noTools are the flags RS sends because enabling native tools makes the
-// upstream answer "Tool X does not exists." (doc §3.2). They go at the top
+// upstream answer "Tool X does not exists." (docs/qwen-protocol.md §3.2). They go at the top
 // level of the body.
 type noTools struct {
 	FunctionCalling    bool   `json:"function_calling"`
@@ -33,7 +33,7 @@ type noTools struct {
 
 var toolsOff = noTools{ToolChoice: "none"}
 
-// browserBody is the browser envelope (doc §3.2 b).
+// browserBody is the browser envelope (docs/qwen-protocol.md §3.2 b).
 type browserBody struct {
 	Stream            bool    `json:"stream"`
 	Version           string  `json:"version"`
@@ -70,7 +70,7 @@ type browserExtra struct {
 	} `json:"meta"`
 }
 
-// simpleBody is the simplified body (doc §3.2 a).
+// simpleBody is the simplified body (docs/qwen-protocol.md §3.2 a).
 type simpleBody struct {
 	Stream            bool   `json:"stream"`
 	IncrementalOutput bool   `json:"incremental_output"`
@@ -93,13 +93,13 @@ type simpleMessage struct {
 	FeatureConfig any      `json:"feature_config,omitempty"`
 }
 
-// legacyFeatures is the era-1 feature_config: thinking only (doc §2.2).
+// legacyFeatures is the era-1 feature_config: thinking only (docs/qwen-protocol.md §2.2).
 type legacyFeatures struct {
 	ThinkingEnabled bool `json:"thinking_enabled"`
 	ThinkingBudget  int  `json:"thinking_budget,omitempty"`
 }
 
-// legacyBody is the era-1 body (doc §2.2, §2.4).
+// legacyBody is the era-1 body (docs/qwen-protocol.md §2.2, §2.4).
 type legacyBody struct {
 	Model     string          `json:"model"`
 	Messages  []simpleMessage `json:"messages"`
@@ -109,7 +109,7 @@ type legacyBody struct {
 	MaxTokens int             `json:"max_tokens,omitempty"`
 }
 
-// newChatBody is the body of POST /api/v2/chats/new (doc §3.1).
+// newChatBody is the body of POST /api/v2/chats/new (docs/qwen-protocol.md §3.1).
 type newChatBody struct {
 	Title     string   `json:"title"`
 	Models    []string `json:"models"`
@@ -166,7 +166,7 @@ func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string) ([]by
 }
 
 // legacyBody builds the era-1 body: the whole history, thinking on the last
-// message (doc §2.2).
+// message (docs/qwen-protocol.md §2.2).
 func (c *Client) legacyBody(req *upstream.ChatRequest) ([]byte, error) {
 	msgs := make([]simpleMessage, len(req.Messages))
 	for i, m := range req.Messages {
@@ -201,7 +201,7 @@ func (c *Client) encodeBody(v any) ([]byte, error) {
 	return b, nil
 }
 
-// flatten turns the conversation into the one message v2 accepts (doc §6.9):
+// flatten turns the conversation into the one message v2 accepts (docs/qwen-protocol.md §6.9):
 // a single user message is sent as is; otherwise system messages come
 // first, then every turn as "role: text", separated by blank lines.
 func flatten(msgs []upstream.Message) string {

@@ -171,7 +171,7 @@ func TestTooLargeBeforeAnyCall(t *testing.T) {
 			t.Errorf("%s: %d upstream calls before refusing", proto, n)
 		}
 	}
-	// 117 KB passes (doc §7).
+	// 117 KB passes (docs/qwen-protocol.md §7).
 	f := newFake(t, serveSSE(readTestdata(t, "v2_fast_answer.sse")))
 	if _, err := run(context.Background(), f.client(t, nil), userReq(strings.Repeat("y", 117000))); err != nil {
 		t.Fatal(err)
@@ -179,47 +179,72 @@ func TestTooLargeBeforeAnyCall(t *testing.T) {
 }
 
 func TestHeaders(t *testing.T) {
-	f := newFake(t, serveSSE(readTestdata(t, "v2_fast_answer.sse")))
-	c := f.client(t, func(o *Options) {
-		o.Headers = DefaultHeaders()
-		o.Headers.Extra = map[string]string{"Cookie": "ssxmod_itna=abc", "X-Custom": "1"}
-	})
-	if _, err := run(context.Background(), c, userReq("x")); err != nil {
-		t.Fatal(err)
+	bearer, cookie := "Bearer "+testToken, "token="+testToken+"; ssxmod_itna=abc"
+	cases := []struct {
+		name, transport, bxv string
+		auth, cookie, bx     string // wanted values; "" = absent
+	}{
+		{"default is the cookie", "", "", "", cookie, ""},
+		{"cookie", TokenCookie, "", "", cookie, ""},
+		{"header", TokenHeader, "", bearer, "ssxmod_itna=abc", ""},
+		{"both", TokenBoth, "", bearer, cookie, ""},
+		{"bx-v configured", "", "2.5.36", "", cookie, "2.5.36"},
 	}
-	rs := f.requests()
-	if len(rs) != 2 {
-		t.Fatalf("%d requests", len(rs))
-	}
-	ids := map[string]bool{}
-	for _, r := range rs {
-		h := r.Header
-		for k, want := range map[string]string{
-			"Authorization": "Bearer " + testToken, "Source": "web", "Version": "0.2.68", "Bx-V": "2.5.36",
-			"X-Accel-Buffering": "no", "Origin": f.srv.URL, "Cookie": "token=" + testToken + "; ssxmod_itna=abc",
-			"Timezone": "Wed Jun 03 2026 20:00:00 GMT+0800", "X-Custom": "1", "Content-Type": "application/json",
-		} {
-			if got := h.Get(k); got != want {
-				t.Errorf("%s %s: %s = %q, want %q", r.Method, r.Path, k, got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFake(t, serveSSE(readTestdata(t, "v2_fast_answer.sse")))
+			c := f.client(t, func(o *Options) {
+				o.TokenTransport = tc.transport
+				o.Headers = DefaultHeaders()
+				o.Headers.BXV = tc.bxv
+				o.Headers.Extra = map[string]string{"Cookie": "ssxmod_itna=abc", "X-Custom": "1"}
+			})
+			if _, err := run(context.Background(), c, userReq("x")); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if !strings.Contains(h.Get("User-Agent"), "Chrome/") || h.Get("Accept-Language") == "" {
-			t.Errorf("browser headers missing: %v", h)
-		}
-		id := h.Get("X-Request-Id")
-		if !uuidRE.MatchString(id) || ids[id] {
-			t.Errorf("x-request-id %q not a fresh UUID v4", id)
-		}
-		ids[id] = true
+			rs := f.requests()
+			if len(rs) != 2 {
+				t.Fatalf("%d requests", len(rs))
+			}
+			ids := map[string]bool{}
+			for _, r := range rs {
+				checkHeaders(t, r, map[string]string{
+					"Authorization": tc.auth, "Cookie": tc.cookie, "Bx-V": tc.bx,
+					"Source": "web", "Version": "0.2.81", "X-Accel-Buffering": "no", "Origin": f.srv.URL,
+					"Timezone": "Wed Jun 03 2026 20:00:00 GMT+0800", "X-Custom": "1", "Content-Type": "application/json",
+				})
+				id := r.Header.Get("X-Request-Id")
+				if !uuidRE.MatchString(id) || ids[id] {
+					t.Errorf("x-request-id %q not a fresh UUID v4", id)
+				}
+				ids[id] = true
+			}
+			if ref := rs[0].Header.Get("Referer"); ref != f.srv.URL+"/c/new-chat" {
+				t.Errorf("chats/new Referer %q", ref)
+			}
+			if ref := rs[1].Header.Get("Referer"); ref != f.srv.URL+"/c/"+testChatID {
+				t.Errorf("completion Referer %q", ref)
+			}
+			if acc := rs[1].Header.Get("Accept"); acc != "text/event-stream" {
+				t.Errorf("completion Accept %q", acc)
+			}
+		})
 	}
-	if ref := rs[0].Header.Get("Referer"); ref != f.srv.URL+"/c/new-chat" {
-		t.Errorf("chats/new Referer %q", ref)
+}
+
+func checkHeaders(t *testing.T, r recorded, want map[string]string) {
+	t.Helper()
+	h := r.Header
+	for k, v := range want {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s %s: %s = %q, want %q", r.Method, r.Path, k, got, v)
+		}
+		if _, present := h[http.CanonicalHeaderKey(k)]; v == "" && present {
+			t.Errorf("%s %s: %s sent although it should be omitted", r.Method, r.Path, k)
+		}
 	}
-	if ref := rs[1].Header.Get("Referer"); ref != f.srv.URL+"/c/"+testChatID {
-		t.Errorf("completion Referer %q", ref)
-	}
-	if acc := rs[1].Header.Get("Accept"); acc != "text/event-stream" {
-		t.Errorf("completion Accept %q", acc)
+	if !strings.Contains(h.Get("User-Agent"), "Chrome/") || h.Get("Accept-Language") == "" {
+		t.Errorf("browser headers missing: %v", h)
 	}
 }
 
@@ -233,6 +258,7 @@ func TestNewValidation(t *testing.T) {
 		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, Protocol: "v3"},
 		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, BodyStyle: "fancy"},
 		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, ThinkingFormat: "full"},
+		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, TokenTransport: "url"},
 		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, IdleTimeout: -1},
 		{BaseURL: "https://chat.qwen.ai", HTTPClient: hc, MaxBodyBytes: -1},
 	}
@@ -243,7 +269,7 @@ func TestNewValidation(t *testing.T) {
 	}
 	c, err := New(Options{BaseURL: "https://chat.qwen.ai/", HTTPClient: hc, Protocol: "V2"})
 	if err != nil || c.opts.MaxBodyBytes != DefaultMaxBodyBytes || c.base != "https://chat.qwen.ai" ||
-		c.opts.BodyStyle != BodyBrowser || c.opts.ThinkingFormat != ThinkingSummary {
+		c.opts.BodyStyle != BodyBrowser || c.opts.ThinkingFormat != ThinkingSummary || c.opts.TokenTransport != TokenCookie {
 		t.Fatalf("defaults: %v %+v", err, c)
 	}
 }

@@ -47,6 +47,9 @@ type stream struct {
 	res       upstream.Result
 	err       error // sticky: io.EOF or the failure
 	closed    bool
+	// onRelease runs once when the connection is released (the chat's
+	// clean-up); nil for none.
+	onRelease func()
 }
 
 func newStream(parent, ctx context.Context, cancel context.CancelCauseFunc, t *time.Timer,
@@ -187,6 +190,9 @@ func (s *stream) release() {
 	}
 	s.body.Close()
 	s.cancel(nil)
+	if s.onRelease != nil {
+		s.onRelease()
+	}
 }
 
 // Result implements upstream.Stream.

@@ -88,13 +88,13 @@ func (c *Client) jsonCall(ctx context.Context, cred upstream.Credential, method,
 // answered with an event stream. The timer armed here (FirstByteTimeout, or
 // IdleTimeout when that is 0) keeps running into the stream, which resets
 // it on every frame.
-func (c *Client) openStream(ctx context.Context, cred upstream.Credential, path, referer string, body []byte, h frameHandler) (upstream.Stream, error) {
+func (c *Client) openStream(ctx context.Context, cred upstream.Credential, path, referer string, body []byte, h frameHandler) (*stream, error) {
 	first := c.opts.FirstByteTimeout
 	if first == 0 {
 		first = c.opts.IdleTimeout
 	}
 	sctx, cancel, t := watch(ctx, first)
-	fail := func(err error) (upstream.Stream, error) {
+	fail := func(err error) (*stream, error) {
 		if t != nil {
 			t.Stop()
 		}

@@ -72,13 +72,29 @@ func (s *Server) verify(tok string) (claims, bool) {
 	return c, true
 }
 
-// authenticate checks the Bearer token of r; on failure it answers 401 with
-// an Open WebUI style {"detail": …} body and reports false.
+// requestToken returns the caller's token: "Authorization: Bearer <JWT>",
+// else the "token" cookie (the browser's only carrier since 2026-07,
+// docs/qwen-protocol.md §11.1). "" when there is neither.
+func requestToken(r *http.Request) string {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, tok, _ := strings.Cut(auth, " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			if tok = strings.TrimSpace(tok); tok != "" {
+				return tok
+			}
+		}
+	}
+	if c, err := r.Cookie("token"); err == nil {
+		return strings.TrimSpace(c.Value)
+	}
+	return ""
+}
+
+// authenticate checks the caller's token (header or cookie); on failure it
+// answers 401 with an Open WebUI style {"detail": …} body and reports false.
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (string, bool) {
-	auth := r.Header.Get("Authorization")
-	scheme, tok, _ := strings.Cut(auth, " ")
-	tok = strings.TrimSpace(tok)
-	if !strings.EqualFold(scheme, "Bearer") || tok == "" {
+	tok := requestToken(r)
+	if tok == "" {
 		s.stats.fail("auth")
 		s.newOut(w, r).json(http.StatusUnauthorized, detailJSON("Not authenticated"))
 		return "", false
@@ -170,8 +186,7 @@ func (s *Server) handleAuths(w http.ResponseWriter, r *http.Request, uid string)
 	if u == nil { // a minted token for an account never added
 		u = &user{id: uid, email: uid + "@qwenfake.invalid", name: uid}
 	}
-	tok := strings.TrimSpace(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer"))
-	s.newOut(w, r).json(http.StatusOK, s.userJSON(u, tok))
+	s.newOut(w, r).json(http.StatusOK, s.userJSON(u, requestToken(r)))
 }
 
 // userJSON is the Open WebUI signin / session user object.

@@ -69,6 +69,12 @@ func (cs *chatStore) get(id, uid string) *chat {
 	return nil
 }
 
+func (cs *chatStore) len() int {
+	cs.mu.RLock()
+	defer cs.mu.RUnlock()
+	return len(cs.m)
+}
+
 func (cs *chatStore) remove(id, uid string) bool {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -192,7 +198,14 @@ func (s *Server) handleDeleteChat(w http.ResponseWriter, r *http.Request, uid st
 		s.newOut(w, r).json(http.StatusNotFound, fmt.Appendf(nil, errChatNotFound, newUUID()))
 		return
 	}
+	s.stats.chatsDeleted.Add(1)
 	s.newOut(w, r).json(http.StatusOK, fmt.Appendf(nil, `{"success":true,"request_id":"%s","data":{"status":true}}`, newUUID()))
+}
+
+// handleStats serves GET /qwenfake/stats: the Stats snapshot as JSON (no
+// token needed; for load tools driving the emulator as a process).
+func (s *Server) handleStats(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, s.Stats())
 }
 
 // writeJSON encodes v as a 200 JSON reply.

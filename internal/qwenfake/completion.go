@@ -73,7 +73,11 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		// Several messages on v2 got empty replies (§1, 2025-10-01).
 		p.tokens, p.think = 0, 0
 	}
-	if s.runStream(o, r, p, newV2Encoder(p, s.opts.Now)) {
+	enc := encoder(newV2Encoder(p, s.opts.Now))
+	if p.dual {
+		enc = newDualEncoder(p, s.opts.Now)
+	}
+	if s.runStream(o, r, p, enc) {
 		s.chats.addTurn(c, p, req.last().text(), s.opts.Now().Unix())
 	}
 }
@@ -130,6 +134,7 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 
 func (p *streamPlan) applyDirective(d *Directive) {
 	p.seed = d.Seed
+	p.dual = d.Dual
 	if d.Tokens >= 0 {
 		p.tokens = d.Tokens
 	}
@@ -150,6 +155,9 @@ const (
 	errNoMessages   = `{"success":false,"data":{"code":"Bad_Request","details":"messages is required"}}`
 	errChatNotFound = `{"success":false,"request_id":"%s","data":{"code":"Not_Found","details":"Chat not found"}}`
 	errModelTmpl    = `{"success":false,"request_id":"%s","data":{"code":"Bad_Request","details":"Model not found: %s"}}`
+	// errThinkingOff answers a thinking-off request to a model with
+	// think_skip disabled (§11.3; the exact wording upstream is unknown).
+	errThinkingOff = `{"success":false,"request_id":"%s","data":{"code":"invalid_input","details":"Invalid input: thinking cannot be disabled for this model"}}`
 )
 
 // checkCompletion validates chat id, messages and model and returns the
@@ -169,8 +177,13 @@ func (s *Server) checkCompletion(req *completionRequest, chatID, uid string) (*c
 	if len(req.Messages) == 0 {
 		return nil, http.StatusOK, []byte(errNoMessages)
 	}
-	if s.models[req.model()] == nil {
+	m := s.models[req.model()]
+	if m == nil {
 		return nil, http.StatusOK, fmt.Appendf(nil, errModelTmpl, newUUID(), jsonEscape(req.model()))
+	}
+	if m.ThinkingRequired && !req.last().FeatureConfig.ThinkingEnabled {
+		s.stats.fail(ModeInvalidInput)
+		return nil, http.StatusOK, fmt.Appendf(nil, errThinkingOff, newUUID())
 	}
 	return c, 0, nil
 }

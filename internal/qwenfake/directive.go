@@ -19,6 +19,7 @@ type Directive struct {
 	Times  int           // times=N: fail only the first N requests with this ID (0 = always)
 	ID     string        // id=S: counter key for times
 	After  int           // after=N: content frames before a mid-stream failure
+	Dual   bool          // dual=1: two candidate answers interleaved (v2 only)
 	// Invalid lists key=value words that were not understood; they are
 	// ignored.
 	Invalid []string
@@ -72,6 +73,12 @@ func (d *Directive) set(word string) bool {
 		d.Fail = val
 	case "id":
 		d.ID = val
+	case "dual":
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return false
+		}
+		d.Dual = b
 	case "delay":
 		v, err := time.ParseDuration(val)
 		if err != nil || v < 0 || v > maxDirectiveDelay {

@@ -17,11 +17,16 @@
 //	POST   /api/v2/files/parse, …/status    pending → (parse) → running → success; unknown → failed
 //	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
 //	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
+//	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
 //
-// Every endpoint but signin needs "Authorization: Bearer <HS256 JWT>" signed
-// with Options.Secret and not expired (exp >= Now); otherwise 401
-// {"detail":…}. Only the Authorization header is read (no cookie token, no
-// guest mode). RequireHeaders applies to /api/v2/chat/completions and the
+// Stats counts chats created (ChatsNew), deleted (ChatsDeleted: a DELETE
+// that found the caller's chat) and stored now (ChatsAlive), so a test can
+// prove that a client cleans up after itself.
+//
+// Every endpoint but signin and /qwenfake/stats needs an HS256 JWT signed with Options.Secret and
+// not expired (exp >= Now), sent as "Authorization: Bearer <JWT>" or as the
+// cookie "token=<JWT>" (the header wins when both are present); otherwise
+// 401 {"detail":…}. There is no guest mode. RequireHeaders applies to /api/v2/chat/completions and the
 // /api/v2/chats endpoints; a missing header gets the WAF page.
 //
 // # Completion stream (v2)
@@ -59,6 +64,10 @@
 //	times=N      with id=S: only the first N requests carrying that id fail
 //	             (the counter is per id; Reset clears it); 0 = always
 //	after=N      content frames (reasoning and answer) before a mid-stream failure
+//	dual=1       (v2) two candidate answers in one stream (§11.4): two response.created
+//	             frames (response_index "0" and "1", different response_id), then the
+//	             frames of both alternating, the second candidate's first; its text is
+//	             DualSecondText. Failures hit the first candidate only.
 //
 // A failure set with SetAccountFailure takes precedence over a directive.
 //
@@ -74,6 +83,8 @@
 //	http429         429 with Retry-After: 7
 //	http401         401 {"detail":…}; http403: 403 {"detail":…}
 //	http500         500 text/plain; http502: 502 text/html (gateway page)
+//	invalid_input   {"success":false,"data":{"code":"invalid_input",…}} (also what a model with
+//	                ThinkingRequired answers when thinking is off, §11.3)
 //	stall           no response at all until the client leaves (or Close), then the connection is aborted
 //
 // Inside the stream, after Failure.After content frames (response.created

@@ -36,6 +36,7 @@ const (
 	ModeMalformed        = "malformed"
 	ModeEmpty            = "empty"
 	ModeThinkOnly        = "think_only"
+	ModeInvalidInput     = "invalid_input"
 )
 
 // Modes lists every failure mode.
@@ -44,6 +45,7 @@ func Modes() []string {
 		ModeCaptcha, ModeWAF, ModeQuota, ModeQuotaFrame, ModeHTTP429, ModeHTTP401, ModeHTTP403,
 		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeContentFilterMid,
 		ModeErrorFrame, ModeStall, ModeStallMid, ModeCut, ModeMalformed, ModeEmpty, ModeThinkOnly,
+		ModeInvalidInput,
 	}
 }
 
@@ -60,13 +62,13 @@ func knownMode(m string) bool {
 func preStream(mode string) bool {
 	switch mode {
 	case ModeCaptcha, ModeWAF, ModeQuota, ModeHTTP429, ModeHTTP401, ModeHTTP403,
-		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeStall:
+		ModeHTTP500, ModeHTTP502, ModeBadRequest, ModeContentFilter, ModeStall, ModeInvalidInput:
 		return true
 	}
 	return false
 }
 
-// Upstream texts, as reported in §7 of the protocol notes.
+// Upstream texts, as reported in docs/qwen-protocol.md §7.
 const (
 	captchaTmpl = `{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR::SM::哎哟喂,被挤爆啦,请稍后重试"],` +
 		`"data":{"url":"https://chat.qwen.ai:443//api/v2/chat/completions/_____tmd_____/punish?` +
@@ -129,6 +131,8 @@ func (s *Server) writePreStream(o *out, r *http.Request, mode string) {
 		o.json(http.StatusOK, []byte(badRequestBody))
 	case ModeContentFilter:
 		o.json(http.StatusOK, fmt.Appendf(nil, contentFilterTmpl, rid))
+	case ModeInvalidInput:
+		o.json(http.StatusOK, fmt.Appendf(nil, errThinkingOff, rid))
 	case ModeStall:
 		s.waitGone(r)
 		panic(http.ErrAbortHandler)

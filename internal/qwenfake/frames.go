@@ -1,6 +1,7 @@
 package qwenfake
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 )
@@ -41,6 +42,8 @@ type streamPlan struct {
 	chatID      string
 	parentID    string // user message id
 	responseID  string
+	index       string // response_index of response.created ("0", "1" for a second candidate)
+	dual        bool   // interleave a second candidate answer (docs/qwen-protocol.md §11.4)
 	delay       time.Duration
 	split       int
 	fail        Failure
@@ -81,7 +84,9 @@ func (e *v2Encoder) frame(b []byte, kind frameKind, i int) []byte {
 		b = append(b, e.p.parentID...)
 		b = append(b, `", "response_id":"`...)
 		b = append(b, e.p.responseID...)
-		return append(b, "\", \"response_index\": \"0\"}}\n\n"...)
+		b = append(b, `", "response_index": "`...)
+		b = append(b, cmp.Or(e.p.index, "0")...)
+		return append(b, "\"}}\n\n"...)
 	case frameThink:
 		e.reasoning++
 		e.output++

@@ -41,6 +41,9 @@ func modelJSON(m *Model) map[string]any {
 				"modality":                       []string{"text"},
 				"is_single_round":                0,
 				"file_limits":                    map[string]any{},
+				// Only the qwen3.8 family disables it (§11.3); the others
+				// allow skipping the thinking phase.
+				"think_skip": map[string]any{"enable": !m.ThinkingRequired},
 			},
 		},
 	}

@@ -19,11 +19,15 @@ type Options struct {
 
 // Model is one entry of the model listing.
 type Model struct {
-	ID, Name   string
-	Thinking   bool     // supports thinking (info.meta.abilities.thinking)
-	Vision     bool     // info.meta.capabilities.vision
-	ChatTypes  []string // info.meta.chat_type
-	MaxContext int      // info.meta.max_context_length
+	ID, Name string
+	Thinking bool // supports thinking (info.meta.abilities.thinking)
+	// ThinkingRequired lists the model with info.meta.think_skip.enable
+	// false: a completion with thinking off is answered invalid_input
+	// (docs/qwen-protocol.md §11.3).
+	ThinkingRequired bool
+	Vision           bool     // info.meta.capabilities.vision
+	ChatTypes        []string // info.meta.chat_type
+	MaxContext       int      // info.meta.max_context_length
 }
 
 // DefaultTestSecret is the HS256 key used when Options.Secret is nil.
@@ -48,6 +52,8 @@ func DefaultModels() []Model {
 			ChatTypes: []string{"t2t", "search", "artifacts", "web_dev"}, MaxContext: 1048576},
 		{ID: "qwq-32b", Name: "QwQ-32B", Thinking: true, Vision: false,
 			ChatTypes: []string{"t2t", "search"}, MaxContext: 131072},
+		{ID: "qwen3.8-max-preview", Name: "Qwen3.8-Max-Preview", Thinking: true, ThinkingRequired: true, Vision: true,
+			ChatTypes: []string{"t2t", "search"}, MaxContext: 262144},
 	}
 }
 

@@ -74,6 +74,7 @@ func (s *Server) routes() {
 	s.route("/api/v2/files/parse/status", s.authed(s.handleParseStatus), "POST /api/v2/files/parse/status")
 	s.route("/api/v1/tasks/status/{id}", s.authed(s.handleTaskStatus), "GET /api/v1/tasks/status/{id}")
 	s.route("/api/chat/completions", s.handleLegacy, "POST /api/chat/completions")
+	s.route("/qwenfake/stats", s.handleStats, "GET /qwenfake/stats")
 	s.route("other", s.handleNotFound, "/")
 }
 
@@ -178,12 +179,13 @@ func newUUID() string {
 // counters are the Stats counters; the maps are built in New and only read
 // afterwards.
 type counters struct {
-	paths       map[string]*atomic.Int64
-	fails       map[string]*atomic.Int64
-	completions atomic.Int64
-	chats       atomic.Int64
-	bytesIn     atomic.Int64
-	bytesOut    atomic.Int64
+	paths        map[string]*atomic.Int64
+	fails        map[string]*atomic.Int64
+	completions  atomic.Int64
+	chats        atomic.Int64
+	chatsDeleted atomic.Int64
+	bytesIn      atomic.Int64
+	bytesOut     atomic.Int64
 
 	acctMu   sync.Mutex
 	accounts map[string]*acctCounters

@@ -8,11 +8,13 @@ type Stats struct {
 	// Failures counts failures served, per mode (see Modes), plus "auth" for
 	// rejected tokens. Missing RequireHeaders count as "waf" and oversize
 	// bodies as "captcha".
-	Failures    map[string]int64
-	Completions int64 // completion requests (v2 and era 1), whatever their outcome
-	ChatsNew    int64 // chats created
-	BytesIn     int64 // request body bytes read
-	BytesOut    int64 // response body bytes written (before gzip)
+	Failures     map[string]int64
+	Completions  int64 // completion requests (v2 and era 1), whatever their outcome
+	ChatsNew     int64 // chats created
+	ChatsDeleted int64 // chats deleted (DELETE /api/v2/chats/{id} that found the chat)
+	ChatsAlive   int64 // chats stored now (created, not deleted nor evicted; Reset keeps them)
+	BytesIn      int64 // request body bytes read
+	BytesOut     int64 // response body bytes written (before gzip)
 }
 
 // AccountStats are the completion-stream counters of one account.
@@ -25,12 +27,14 @@ type AccountStats struct {
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
 	st := Stats{
-		Paths:       make(map[string]int64, len(s.stats.paths)),
-		Failures:    make(map[string]int64, len(s.stats.fails)),
-		Completions: s.stats.completions.Load(),
-		ChatsNew:    s.stats.chats.Load(),
-		BytesIn:     s.stats.bytesIn.Load(),
-		BytesOut:    s.stats.bytesOut.Load(),
+		Paths:        make(map[string]int64, len(s.stats.paths)),
+		Failures:     make(map[string]int64, len(s.stats.fails)),
+		Completions:  s.stats.completions.Load(),
+		ChatsNew:     s.stats.chats.Load(),
+		ChatsDeleted: s.stats.chatsDeleted.Load(),
+		ChatsAlive:   int64(s.chats.len()),
+		BytesIn:      s.stats.bytesIn.Load(),
+		BytesOut:     s.stats.bytesOut.Load(),
 	}
 	for k, v := range s.stats.paths {
 		if n := v.Load(); n != 0 {
@@ -68,6 +72,7 @@ func (s *Server) Reset() {
 	}
 	s.stats.completions.Store(0)
 	s.stats.chats.Store(0)
+	s.stats.chatsDeleted.Store(0)
 	s.stats.bytesIn.Store(0)
 	s.stats.bytesOut.Store(0)
 	s.stats.acctMu.Lock()

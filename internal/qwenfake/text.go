@@ -137,7 +137,7 @@ func SummaryTitles(seed string, tokens int) []string {
 
 // SummaryText is the reasoning a client gets from a thinking_summary stream
 // when it joins the final summary_thought array with "\n\n" (the RS proxy's
-// rule, §3.4 of the protocol notes). A client following G's rule instead
+// rule, docs/qwen-protocol.md §3.4). A client following G's rule instead
 // joins each title and thought with "\n"; build that from SummaryTitles and
 // SummaryThoughts.
 func SummaryText(seed string, tokens int) string {

@@ -96,13 +96,16 @@ func IsBuffered(s Stream) bool {
 
 // Model describes one upstream model.
 type Model struct {
-	ID         string
-	Name       string
-	OwnedBy    string
-	Created    int64
-	Thinking   bool // can reason (offered with a -thinking variant)
-	Vision     bool
-	MaxContext int
+	ID       string
+	Name     string
+	OwnedBy  string
+	Created  int64
+	Thinking bool // can reason (offered with a -thinking variant)
+	// ThinkingRequired: the model cannot answer with reasoning off (the
+	// provider turns it on by itself; a variant without it makes no sense).
+	ThinkingRequired bool
+	Vision           bool
+	MaxContext       int
 }
 
 // Provider is a chat backend.
