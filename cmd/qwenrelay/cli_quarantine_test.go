@@ -20,7 +20,7 @@ func captchaFor(e *cliEnv, blocked string, modelCalls *atomic.Int64) {
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "models") {
 			modelCalls.Add(1)
-			if strings.Contains(r.Header.Get("Authorization"), blocked) {
+			if strings.Contains(r.Header.Get("Authorization")+r.Header.Get("Cookie"), blocked) { // Bearer or Cookie: token=
 				w.Header().Set("Content-Type", "application/json")
 				_, _ = w.Write([]byte(`{"ret":["FAIL_SYS_USER_VALIDATE","RGV587_ERROR::SM::busy"],` +
 					`"data":{"url":"https://chat.qwen.ai:443//api/v2/chat/completions/_____tmd_____/punish?x5secdata=abc&x5step=2&action=captcha"}}`))

@@ -20,7 +20,7 @@ type probeUp struct {
 	calls   int
 }
 
-func (u *probeUp) SignIn(context.Context, string, string) (string, error) {
+func (u *probeUp) SignIn(context.Context, upstream.Credential, string, string) (string, error) {
 	return "", upstream.Errorf(upstream.KindUnauthorized, "no sign-in here")
 }
 
