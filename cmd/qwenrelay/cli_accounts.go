@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/pool"
 	"github.com/qwenrelay/qwenrelay/internal/secrets"
 	"github.com/qwenrelay/qwenrelay/internal/store"
@@ -20,13 +21,16 @@ Manage the pool of Qwen Chat accounts in the relay's store. A running relay
 picks changes up by itself within 15 seconds.
 
 Commands:
-  add --token TOKEN|-  [--name N] [--proxy URL] [--max-concurrent N] [--min-interval D]
+  add --token TOKEN|-  [--name N] [--proxy URL] [--max-concurrent N] [--min-interval D] [--no-check]
   add --email E --password-stdin [--name N] [...]
-                       check an account against the upstream and store it (encrypted)
+                       check an account against the upstream and store it (encrypted);
+                       one behind a captcha right now is stored quarantined
   list [--json]        list the accounts (never shows a secret)
   enable ID            make an account active again (after a captcha, a new token…)
   disable ID           switch an account off
   delete ID            remove an account
+  update ID [--name N] [--token TOKEN|-] [--proxy URL] [--max-concurrent N] [--min-interval D]
+                       change an account (a running relay never undoes it)
   test ID              probe an account upstream now and apply the result
 
 Every command also takes --config, --data-dir, --upstream-url and --log-level;
@@ -42,13 +46,16 @@ func (c *cli) accountsCmd(ctx context.Context, args []string) error {
 		"disable": func(a []string) error { return c.accountsByID(ctx, "disable", a) },
 		"delete":  func(a []string) error { return c.accountsByID(ctx, "delete", a) },
 		"test":    func(a []string) error { return c.accountsByID(ctx, "test", a) },
+		"update":  func(a []string) error { return c.accountsUpdate(ctx, a) },
 	})
 }
 
 func (c *cli) accountsAdd(ctx context.Context, args []string) error {
 	t := c.newTool("accounts add", "accounts add (--token TOKEN|- | --email E --password-stdin) [flags]",
 		"Checks the account against the upstream (a token is decoded and the model list probed;\n"+
-			"an e-mail and password sign in first) and stores it, secrets encrypted.\n"+
+			"an e-mail and password sign in first) and stores it, secrets encrypted. An account\n"+
+			"the upstream answers with a captcha right now is stored quarantined, with the\n"+
+			"captcha URL to solve; --no-check stores it without any probe.\n"+
 			"Use --token - to read the token from standard input, keeping it out of\n"+
 			"the shell history and the process list.")
 	var in store.Account
@@ -59,18 +66,25 @@ func (c *cli) accountsAdd(ctx context.Context, args []string) error {
 	t.fs.StringVar(&in.Proxy, "proxy", "", "outbound proxy of this account: http://, https:// or socks5://")
 	t.fs.IntVar(&in.MaxConcurrent, "max-concurrent", 0, "requests in flight on this account (0 = the pool default)")
 	t.fs.DurationVar(&in.MinInterval, "min-interval", 0, "minimum time between two requests on this account (0 = the pool default)")
+	var opts pool.AddOptions
+	t.fs.BoolVar(&opts.NoCheck, "no-check", false, "store without probing the upstream (with --email the sign-in still runs, to get a token)")
 	if err := t.parse(args, 0, 0); err != nil {
 		return err
 	}
 	if err := c.addSecrets(t, &in, *pwStdin); err != nil {
 		return err
 	}
+	if opts.NoCheck && in.Token != "" {
+		if err := config.CheckQwenToken(in.Token); err != nil {
+			return fmt.Errorf("accounts add: the token %w (with --no-check it is stored as given: paste the JWT from chat.qwen.ai)", err)
+		}
+	}
 	e, err := c.open(ctx, t, true, true)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	acc, err := e.pool.AddAccount(ctx, &in)
+	acc, err := e.pool.AddAccount(ctx, &in, opts)
 	if err != nil {
 		return fmt.Errorf("accounts add: %w", err)
 	}
@@ -83,9 +97,26 @@ func (c *cli) accountsAdd(ctx context.Context, args []string) error {
 	if in.Token != "" {
 		masked = secrets.Mask(in.Token)
 	}
-	fmt.Fprintf(c.stdout, "added account %d\n", st.ID)
+	switch {
+	case st.State == store.StateQuarantined:
+		fmt.Fprintf(c.stdout, "added account %d, QUARANTINED: the upstream answers it with a captcha right now.\n"+
+			"  Open the captcha URL below in a browser signed in to chat.qwen.ai as this account and pass\n"+
+			"  the check, then run 'qwenrelay accounts enable %d'.%s\n", st.ID, st.ID, probeNote(e.cfg))
+	case opts.NoCheck:
+		fmt.Fprintf(c.stdout, "added account %d (not checked upstream: the first request will tell)\n", st.ID)
+	default:
+		fmt.Fprintf(c.stdout, "added account %d\n", st.ID)
+	}
 	printAccount(c.stdout, st, masked, time.Now())
 	return nil
+}
+
+// probeNote says when a running relay re-probes a quarantined account.
+func probeNote(cfg config.Config) string {
+	if !cfg.QuarantineProbe {
+		return ""
+	}
+	return fmt.Sprintf("\n  A running relay also re-probes it by itself, first after %s.", cfg.QuarantineProbeFirst)
 }
 
 // addSecrets checks the credential flags of "accounts add" and reads the

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
 // addAccountRequest is POST /admin/accounts: either token, or email and
-// password.
+// password. no_check stores the account without probing it upstream; an
+// account the probe finds behind a captcha is stored quarantined (201,
+// state "quarantined", punish_url set).
 type addAccountRequest struct {
 	Name          string `json:"name"`
 	Token         string `json:"token"`
@@ -20,13 +23,14 @@ type addAccountRequest struct {
 	Proxy         string `json:"proxy"`
 	MaxConcurrent int    `json:"max_concurrent"`
 	MinInterval   string `json:"min_interval"` // Go duration, "1.5s"
+	NoCheck       bool   `json:"no_check"`
 }
 
 // validate checks the request; messages never contain the secret values.
 func (q *addAccountRequest) validate() (AddAccount, error) {
 	in := AddAccount{
 		Name: strings.TrimSpace(q.Name), Token: strings.TrimSpace(q.Token), Email: strings.TrimSpace(q.Email),
-		Password: q.Password, Proxy: strings.TrimSpace(q.Proxy), MaxConcurrent: q.MaxConcurrent,
+		Password: q.Password, Proxy: strings.TrimSpace(q.Proxy), MaxConcurrent: q.MaxConcurrent, NoCheck: q.NoCheck,
 	}
 	switch {
 	case in.Token == "" && in.Email == "" && in.Password == "":
@@ -42,6 +46,12 @@ func (q *addAccountRequest) validate() (AddAccount, error) {
 	case in.MaxConcurrent < 0:
 		return in, badRequest("max_concurrent", "max_concurrent must be 0 (pool default) or positive")
 	}
+	if in.NoCheck && in.Token != "" {
+		// Nothing upstream will judge the token: at least its shape.
+		if err := config.CheckQwenToken(in.Token); err != nil {
+			return in, badRequest("token", "token %v (with no_check the token is stored as given: send the JWT from chat.qwen.ai)", err)
+		}
+	}
 	if q.MinInterval != "" {
 		d, err := time.ParseDuration(q.MinInterval)
 		if err != nil || d < 0 {
@@ -49,13 +59,93 @@ func (q *addAccountRequest) validate() (AddAccount, error) {
 		}
 		in.MinInterval = d
 	}
-	if in.Proxy != "" {
-		u, err := url.Parse(in.Proxy)
-		if err != nil || u.Host == "" || !slices.Contains([]string{"http", "https", "socks5", "socks5h"}, u.Scheme) {
-			return in, badRequest("proxy", "proxy must be a URL such as http://host:port or socks5://user:pass@host:port")
-		}
+	if in.Proxy != "" && !validProxy(in.Proxy) {
+		return in, badRequest("proxy", "proxy must be a URL such as http://host:port or socks5://user:pass@host:port")
 	}
 	return in, nil
+}
+
+// updateAccountRequest is PATCH /admin/accounts/{id}: the fields given
+// change, the others stay. It is an operator write (compare-and-swap on
+// the stored record): the relay's own state saves never undo it.
+type updateAccountRequest struct {
+	Name          *string `json:"name"`
+	Token         *string `json:"token"`
+	Proxy         *string `json:"proxy"` // "" = none
+	MaxConcurrent *int    `json:"max_concurrent"`
+	MinInterval   *string `json:"min_interval"` // Go duration, "1.5s"
+}
+
+// validate checks the request; messages never contain the secret values.
+func (q *updateAccountRequest) validate() (UpdateAccount, error) {
+	in := UpdateAccount{MaxConcurrent: q.MaxConcurrent}
+	if q.Name == nil && q.Token == nil && q.Proxy == nil && q.MaxConcurrent == nil && q.MinInterval == nil {
+		return in, badRequest("", "send at least one of name, token, proxy, max_concurrent, min_interval")
+	}
+	if q.Name != nil {
+		n := strings.TrimSpace(*q.Name)
+		if n == "" || len(n) > 200 {
+			return in, badRequest("name", "name must be 1 to 200 characters")
+		}
+		in.Name = &n
+	}
+	if q.Token != nil {
+		tok := strings.TrimSpace(*q.Token)
+		if err := config.CheckQwenToken(tok); err != nil {
+			return in, badRequest("token", "token %v: send the JWT from chat.qwen.ai", err)
+		}
+		in.Token = &tok
+	}
+	if q.Proxy != nil {
+		p := strings.TrimSpace(*q.Proxy)
+		if p != "" && !validProxy(p) {
+			return in, badRequest("proxy", "proxy must be a URL such as http://host:port or socks5://user:pass@host:port, or \"\" for none")
+		}
+		in.Proxy = &p
+	}
+	if q.MaxConcurrent != nil && *q.MaxConcurrent < 0 {
+		return in, badRequest("max_concurrent", "max_concurrent must be 0 (pool default) or positive")
+	}
+	if q.MinInterval != nil {
+		d, err := time.ParseDuration(*q.MinInterval)
+		if err != nil || d < 0 {
+			return in, badRequest("min_interval", "min_interval must be a non-negative duration such as \"2s\"")
+		}
+		in.MinInterval = &d
+	}
+	return in, nil
+}
+
+func validProxy(p string) bool {
+	u, err := url.Parse(p)
+	return err == nil && u.Host != "" && slices.Contains([]string{"http", "https", "socks5", "socks5h"}, u.Scheme)
+}
+
+func (h *handler) updateAccount(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	var q updateAccountRequest
+	if err == nil {
+		err = decode(w, r, &q)
+	}
+	var in UpdateAccount
+	if err == nil {
+		in, err = q.validate()
+	}
+	if err == nil {
+		err = h.accounts.Update(r.Context(), id, in)
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.log.Info("admin: account updated", "account_id", id, "token", in.Token != nil, "proxy", in.Proxy != nil,
+		"name", in.Name != nil, "limits", in.MaxConcurrent != nil || in.MinInterval != nil)
+	v, err := h.findAccount(r, id)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (h *handler) listAccounts(w http.ResponseWriter, r *http.Request) {
@@ -83,7 +173,8 @@ func (h *handler) addAccount(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	h.log.Info("admin: account added", "account_id", v.ID, "name", v.Name, "by_password", in.Token == "")
+	h.log.Info("admin: account added", "account_id", v.ID, "name", v.Name, "by_password", in.Token == "",
+		"checked", !in.NoCheck, "state", v.State)
 	writeJSON(w, http.StatusCreated, v)
 }
 

@@ -31,6 +31,17 @@ type Accounts interface {
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
 	Delete(ctx context.Context, id int64) error
 	Test(ctx context.Context, id int64) (AccountView, error)
+	Update(ctx context.Context, id int64, in UpdateAccount) error
+}
+
+// UpdateAccount is an operator's edit of an account (already validated by
+// the handler); nil fields stay as they are. Token and Proxy are secrets.
+type UpdateAccount struct {
+	Name          *string
+	Token         *string
+	Proxy         *string
+	MaxConcurrent *int
+	MinInterval   *time.Duration
 }
 
 // AddAccount is a new account, by token or by email and password (already
@@ -43,6 +54,7 @@ type AddAccount struct {
 	Proxy         string
 	MaxConcurrent int           // 0 = the pool default
 	MinInterval   time.Duration // 0 = the pool default
+	NoCheck       bool          // store without probing upstream
 }
 
 // AccountView is an account as the admin sees it. It never carries a
@@ -103,6 +115,7 @@ func New(adminKey string, accounts Accounts, keySvc *keys.Service, usage store.U
 		"POST /admin/accounts/{id}/disable": h.disableAccount,
 		"POST /admin/accounts/{id}/test":    h.testAccount,
 		"DELETE /admin/accounts/{id}":       h.deleteAccount,
+		"PATCH /admin/accounts/{id}":        h.updateAccount,
 		"GET /admin/keys":                   h.listKeys,
 		"POST /admin/keys":                  h.createKey,
 		"PATCH /admin/keys/{id}":            h.updateKey,

@@ -60,6 +60,33 @@ func (f *fakeAccounts) Add(_ context.Context, in AddAccount) (AccountView, error
 	return f.view(a), nil
 }
 
+func (f *fakeAccounts) Update(_ context.Context, id int64, in UpdateAccount) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range f.accts {
+		if a.ID != id {
+			continue
+		}
+		if in.Name != nil {
+			a.Name = *in.Name
+		}
+		if in.Token != nil {
+			a.Token = *in.Token
+		}
+		if in.Proxy != nil {
+			a.Proxy = *in.Proxy
+		}
+		if in.MaxConcurrent != nil {
+			a.MaxConcurrent = *in.MaxConcurrent
+		}
+		if in.MinInterval != nil {
+			a.MinInterval = *in.MinInterval
+		}
+		return nil
+	}
+	return store.ErrNotFound
+}
+
 func (f *fakeAccounts) List(context.Context) ([]AccountView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -18,8 +18,15 @@ import (
 // importEnvTokens stores each QWENRELAY_QWEN_TOKENS token as an account
 // named after its fingerprint, so configured tokens join the managed pool.
 // It makes no upstream call: the relay starts even while the upstream is
-// down, and a bad token is found by the first request or health check.
+// down, and a revoked token is found by the first request or health check.
+// A token that is not even a JWT (a placeholder, a truncated paste) is
+// refused before anything is stored, naming its position, never its text.
 func importEnvTokens(ctx context.Context, cfg config.Config, st store.AccountStore, log *slog.Logger) error {
+	for i, tok := range cfg.QwenTokens {
+		if err := config.CheckQwenToken(tok); err != nil {
+			return fmt.Errorf("import QWENRELAY_QWEN_TOKENS: token #%d %w; nothing was imported", i+1, err)
+		}
+	}
 	for _, tok := range cfg.QwenTokens {
 		name := EnvAccountName(tok)
 		a := &store.Account{Name: name, Token: tok, State: store.StateActive}
@@ -55,7 +62,7 @@ func (a poolAccounts) Add(ctx context.Context, in admin.AddAccount) (admin.Accou
 	acc, err := a.p.AddAccount(ctx, &store.Account{
 		Name: in.Name, Token: in.Token, Email: in.Email, Password: in.Password, Proxy: in.Proxy,
 		MaxConcurrent: in.MaxConcurrent, MinInterval: in.MinInterval,
-	})
+	}, pool.AddOptions{NoCheck: in.NoCheck})
 	if err != nil {
 		return admin.AccountView{}, err
 	}
@@ -81,6 +88,11 @@ func (a poolAccounts) SetDisabled(ctx context.Context, id int64, disabled bool) 
 }
 
 func (a poolAccounts) Delete(ctx context.Context, id int64) error { return a.p.DeleteAccount(ctx, id) }
+
+func (a poolAccounts) Update(ctx context.Context, id int64, in admin.UpdateAccount) error {
+	return a.p.EditAccount(ctx, id, pool.AccountEdit{Name: in.Name, Token: in.Token, Proxy: in.Proxy,
+		MaxConcurrent: in.MaxConcurrent, MinInterval: in.MinInterval})
+}
 
 func (a poolAccounts) Test(ctx context.Context, id int64) (admin.AccountView, error) {
 	s, err := a.p.TestAccount(ctx, id)

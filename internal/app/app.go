@@ -135,16 +135,21 @@ func NewPool(cfg config.Config, st *sqlite.DB, provider *qwen.Client, tr *http.T
 		log.Warn("account_min_interval is deprecated: it replaces account_rate and account_burst with a minimum interval between any two requests on an account",
 			slog.Duration("account_min_interval", cfg.AccountMinInterval))
 	}
+	probe := cfg.QuarantineProbeFirst
+	if !cfg.QuarantineProbe {
+		probe = -1 // never
+	}
 	return pool.New(pool.Options{
-		MaxConcurrent:    cfg.AccountMaxConcurrent,
-		Rate:             rate,
-		Burst:            cfg.AccountBurst,
-		MinInterval:      cfg.AccountMinInterval, // deprecated; > 0 replaces Rate and Burst
-		AcquireTimeout:   cfg.AcquireTimeout,
-		HealthInterval:   cfg.HealthInterval,
-		CheckQuarantined: cfg.CheckQuarantined,
-		RefreshBefore:    cfg.RefreshBefore,
-		BaseTransport:    tr,
+		MaxConcurrent:      cfg.AccountMaxConcurrent,
+		Rate:               rate,
+		Burst:              cfg.AccountBurst,
+		MinInterval:        cfg.AccountMinInterval, // deprecated; > 0 replaces Rate and Burst
+		AcquireTimeout:     cfg.AcquireTimeout,
+		HealthInterval:     cfg.HealthInterval,
+		QuarantineProbe:    probe,
+		QuarantineProbeMax: cfg.QuarantineProbeMax,
+		RefreshBefore:      cfg.RefreshBefore,
+		BaseTransport:      tr,
 	}, st, provider, pool.NewMemoryLive(), obs, log)
 }
 

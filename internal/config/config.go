@@ -51,9 +51,19 @@ type Config struct {
 	AccountMinInterval time.Duration `yaml:"account_min_interval"`
 	AcquireTimeout     time.Duration `yaml:"acquire_timeout"`
 	HealthInterval     time.Duration `yaml:"health_interval"`
-	CheckQuarantined   bool          `yaml:"check_quarantined"`
 	RefreshBefore      time.Duration `yaml:"refresh_before"`
 	UsageRetention     time.Duration `yaml:"usage_retention"`
+
+	// QuarantineProbe re-probes quarantined accounts (captcha, WAF) by
+	// themselves: first QuarantineProbeFirst after the block, then twice
+	// the previous gap after each failure, up to QuarantineProbeMax.
+	QuarantineProbe      bool          `yaml:"quarantine_probe"`
+	QuarantineProbeFirst time.Duration `yaml:"quarantine_probe_first"`
+	QuarantineProbeMax   time.Duration `yaml:"quarantine_probe_max"`
+	// CheckQuarantined is the deprecated name of QuarantineProbe (it was
+	// an opt-in, off by default); when given, it sets QuarantineProbe
+	// unless quarantine_probe is given too.
+	CheckQuarantined *bool `yaml:"check_quarantined"`
 
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
@@ -114,6 +124,9 @@ func Default() Config {
 		AccountBurst:         3,
 		AcquireTimeout:       30 * time.Second,
 		HealthInterval:       10 * time.Minute,
+		QuarantineProbe:      true,
+		QuarantineProbeFirst: 10 * time.Minute,
+		QuarantineProbeMax:   6 * time.Hour,
 		RefreshBefore:        24 * time.Hour,
 		UsageRetention:       90 * 24 * time.Hour,
 		UpstreamURL:          "https://chat.qwen.ai",
@@ -184,9 +197,12 @@ func (c *Config) Validate() error {
 		bad("api_key cannot be combined with passthrough: in passthrough mode the client's Bearer token is its own Qwen token")
 	}
 	for i, t := range c.QwenTokens {
-		if strings.TrimSpace(t) == "" {
-			bad("qwen_tokens[%d] is empty", i)
+		if err := CheckQwenToken(t); err != nil {
+			bad("QWENRELAY_QWEN_TOKENS (qwen_tokens) token #%d %v; copy the value of \"token\" from chat.qwen.ai's Local Storage (a placeholder such as eyJhbGciOi... will not do)", i+1, err)
 		}
+	}
+	if c.QuarantineProbe && (c.QuarantineProbeFirst <= 0 || c.QuarantineProbeMax < c.QuarantineProbeFirst) {
+		bad("quarantine_probe_first must be > 0 and quarantine_probe_max at least as long")
 	}
 	positive := []struct {
 		name string

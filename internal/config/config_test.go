@@ -13,7 +13,7 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestPrecedence(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
-	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:1111\nqwen_tokens: [a, b]\nidle_timeout: 5m\nmax_in_flight: 7\n"), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:1111\nqwen_tokens: ["+jwt("a")+", "+jwt("b")+"]\nidle_timeout: 5m\nmax_in_flight: 7\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := Load([]string{"--config", file, "--max-in-flight", "9"}, env(map[string]string{

@@ -101,7 +101,10 @@ var settings = []setting{
 	{"account-min-interval", "deprecated: minimum time between any two starts on one account (replaces account-rate and account-burst; 0 = no pacing)", duration(func(c *Config) *time.Duration { return &c.AccountMinInterval })},
 	{"acquire-timeout", "how long a request waits for a free account", duration(func(c *Config) *time.Duration { return &c.AcquireTimeout })},
 	{"health-interval", "how often cooling accounts are checked", duration(func(c *Config) *time.Duration { return &c.HealthInterval })},
-	{"check-quarantined", "also health-check accounts quarantined by a captcha", boolean(func(c *Config) *bool { return &c.CheckQuarantined })},
+	{"check-quarantined", "deprecated name of quarantine-probe", boolean(func(c *Config) *bool { return &c.QuarantineProbe })},
+	{"quarantine-probe", "re-probe quarantined (captcha, WAF) accounts by themselves", boolean(func(c *Config) *bool { return &c.QuarantineProbe })},
+	{"quarantine-probe-first", "first re-probe of a quarantined account after the block", duration(func(c *Config) *time.Duration { return &c.QuarantineProbeFirst })},
+	{"quarantine-probe-max", "longest gap between two re-probes (the gap doubles after each failure)", duration(func(c *Config) *time.Duration { return &c.QuarantineProbeMax })},
 	{"refresh-before", "sign in again this long before a token expires (accounts with a password)", duration(func(c *Config) *time.Duration { return &c.RefreshBefore })},
 	{"usage-retention", "how long usage rows are kept (0 = forever)", duration(func(c *Config) *time.Duration { return &c.UsageRetention })},
 	{"protocol", "upstream protocol: v2 or legacy", str(func(c *Config) *string { return &c.Protocol })},
@@ -210,6 +213,15 @@ func loadFile(cfg *Config, path string, given map[string]bool) error {
 		for k := range keys {
 			given[strings.ReplaceAll(k, "_", "-")] = true
 		}
+	}
+	if cfg.CheckQuarantined != nil { // the deprecated name, unless the new one is there too
+		var keys struct {
+			QuarantineProbe *bool `yaml:"quarantine_probe"`
+		}
+		if err := yaml.Unmarshal(b, &keys); err == nil && keys.QuarantineProbe == nil {
+			cfg.QuarantineProbe = *cfg.CheckQuarantined
+		}
+		cfg.CheckQuarantined = nil
 	}
 	return nil
 }

@@ -15,7 +15,7 @@ func TestAddAccount(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, Options{MinInterval: -1})
 	e.fake.AddUser("bob@example.com", "pw")
-	got, err := e.pool.AddAccount(ctx, &store.Account{Email: "bob@example.com", Password: "pw"})
+	got, err := e.pool.AddAccount(ctx, &store.Account{Email: "bob@example.com", Password: "pw"}, AddOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestAddAccount(t *testing.T) {
 		t.Errorf("using the new account: %v", err)
 	}
 	uid := e.fake.AddUser("carol@example.com", "pw")
-	got, err = e.pool.AddAccount(ctx, &store.Account{Token: e.fake.MintToken(uid, time.Hour)})
+	got, err = e.pool.AddAccount(ctx, &store.Account{Token: e.fake.MintToken(uid, time.Hour)}, AddOptions{})
 	if err != nil || !strings.HasPrefix(got.Name, "token-") {
 		t.Fatalf("token account: %v %+v", err, got)
 	}
@@ -46,7 +46,7 @@ func TestAddAccount(t *testing.T) {
 		{"bad proxy", store.Account{Token: "t", Proxy: "ftp://h"}, "not supported"},
 	}
 	for _, tc := range bad {
-		if _, err := e.pool.AddAccount(ctx, &tc.a); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := e.pool.AddAccount(ctx, &tc.a, AddOptions{}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
 		}
 	}
@@ -55,7 +55,7 @@ func TestAddAccount(t *testing.T) {
 	}
 	// An expired token with a good password: signs in instead.
 	if _, err := e.pool.AddAccount(ctx, &store.Account{Name: "dave", Email: "bob@example.com", Password: "pw",
-		Token: e.fake.MintToken(uid, -time.Hour)}); err != nil {
+		Token: e.fake.MintToken(uid, -time.Hour)}, AddOptions{}); err != nil {
 		t.Errorf("expired token with password: %v", err)
 	}
 }
@@ -124,10 +124,10 @@ func TestMaintain(t *testing.T) {
 			t.Errorf("account %d: %s, want %s", id, s.State, st)
 		}
 	}
-	e.pool.opts.CheckQuarantined = true
+	clk.Add(10 * time.Minute) // the first re-probe of a quarantine is due
 	e.pool.maintain(ctx)
 	if s := e.status(quar.ID); s.State != store.StateActive {
-		t.Errorf("quarantined account not checked: %s", s.State)
+		t.Errorf("quarantined account not re-probed: %s", s.State)
 	}
 }
 

@@ -46,8 +46,9 @@ type Options struct {
 	PenaltyMax         time.Duration  // cap of the soft penalty, default 2m
 	QuotaResetLocation *time.Location // daily quota without a usable num: cool until the next 00:10 here, default Asia/Shanghai
 	RefreshBefore      time.Duration  // re-login accounts with a password this long before token expiry, default 24h
-	HealthInterval     time.Duration  // probe cooling (and quarantined if CheckQuarantined) accounts, default 10m
-	CheckQuarantined   bool           // default false, so a captcha is not hammered
+	HealthInterval     time.Duration  // probe cooling accounts (and quarantined ones when due), default 10m
+	QuarantineProbe    time.Duration  // first re-probe of a quarantined account, doubling after each failure, default 10m; < 0 = never
+	QuarantineProbeMax time.Duration  // longest time between two re-probes of a quarantined account, default 6h
 	ReloadInterval     time.Duration  // re-read the store, default 15s
 	CallTimeout        time.Duration  // bound of one sign-in, probe or store write made outside a request, default 30s
 	// BaseTransport is cloned for accounts with their own proxy; nil clones
@@ -76,6 +77,8 @@ func (o Options) withDefaults() Options {
 	def(&o.PenaltyMax, 2*time.Minute)
 	def(&o.RefreshBefore, 24*time.Hour)
 	def(&o.HealthInterval, 10*time.Minute)
+	def(&o.QuarantineProbe, 10*time.Minute)
+	def(&o.QuarantineProbeMax, 6*time.Hour)
 	def(&o.ReloadInterval, 15*time.Second)
 	def(&o.CallTimeout, 30*time.Second)
 	if o.QuotaResetLocation == nil {
@@ -165,6 +168,8 @@ type entry struct {
 	dirty       bool      // LastUsedAt changed since the last save
 	savedSeq    uint64    // Pool.saveSeq of the last save
 	removed     bool
+	quar        quarantineProbe // re-probe schedule while quarantined (run.go)
+	writing     bool            // a save's write is in flight (state.go)
 	saveMu      sync.Mutex
 	// saveQueued: a background write of this record is queued (saveLater).
 	saveQueued atomic.Bool
@@ -206,8 +211,9 @@ func (p *Pool) Load(ctx context.Context) error {
 	for _, a := range list {
 		seen[a.ID] = true
 		if e := p.entries[a.ID]; e != nil {
-			// A record this pool wrote after the listing began is newer.
-			if e.savedSeq <= start && !sameRecord(a, &e.saved) {
+			// A record this pool wrote after the listing began is newer;
+			// one it is writing now is installed by the save itself.
+			if e.savedSeq <= start && !e.writing && !sameRecord(a, &e.saved) {
 				changes = append(changes, p.adoptLocked(e, a))
 			}
 			continue
@@ -250,28 +256,6 @@ func (p *Pool) adoptLocked(e *entry, rec *store.Account) change {
 	}
 	c.to, c.reason = e.acct.State, e.acct.StateReason
 	return c
-}
-
-// merge returns cur (the store's record) with the changes from saved to
-// ours applied: the fields the pool changes (token, state, models, last
-// use) win when the pool changed them, the rest comes from cur.
-func merge(cur, saved, ours *store.Account) store.Account {
-	m := cloneAccount(cur)
-	if ours.Token != saved.Token || !ours.TokenExpiry.Equal(saved.TokenExpiry) {
-		m.Token, m.TokenExpiry = ours.Token, ours.TokenExpiry
-	}
-	if ours.State != saved.State || ours.StateReason != saved.StateReason ||
-		!ours.CoolUntil.Equal(saved.CoolUntil) || ours.PunishURL != saved.PunishURL {
-		m.State, m.StateReason, m.StateSince = ours.State, ours.StateReason, ours.StateSince
-		m.CoolUntil, m.PunishURL = ours.CoolUntil, ours.PunishURL
-	}
-	if !slices.Equal(ours.Models, saved.Models) {
-		m.Models = slices.Clone(ours.Models)
-	}
-	if ours.LastUsedAt.After(m.LastUsedAt) {
-		m.LastUsedAt = ours.LastUsedAt
-	}
-	return m
 }
 
 // setRecordLocked installs a store record as the entry's current and saved

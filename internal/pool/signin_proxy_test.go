@@ -60,7 +60,7 @@ func TestSignInThroughAccountProxy(t *testing.T) {
 	e := newEnv(t, Options{MinInterval: -1, Now: clk.Now})
 	t.Cleanup(e.pool.clients.closeIdle)
 	e.fake.AddUser("px@example.com", "pw")
-	if _, err := e.pool.AddAccount(ctx, &store.Account{Email: "px@example.com", Password: "pw", Proxy: proxy.srv.URL}); err != nil {
+	if _, err := e.pool.AddAccount(ctx, &store.Account{Email: "px@example.com", Password: "pw", Proxy: proxy.srv.URL}, AddOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := proxy.count("POST " + signinPath); n != 1 {

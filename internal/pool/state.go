@@ -2,7 +2,10 @@ package pool
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/store"
@@ -103,11 +106,19 @@ func setState(a *store.Account, s store.AccountState, reason string, until time.
 	return true
 }
 
-// save writes e's current record. Writes of one account are serialised,
-// and each merges with what the store holds now, so a change made
-// elsewhere (the CLI, another relay) since the last read is kept, not
-// overwritten. (The store has no compare-and-swap: a change landing
-// between the read and the write can still be lost.)
+// maxSaveTries bounds the read-merge-write rounds of one save when other
+// writers keep changing the record; what is not saved is tried again by
+// the next flush.
+const maxSaveTries = 8
+
+// save writes e's current record. Writes of one account are serialised
+// (saveMu), and each is a compare-and-swap on the record's version: it
+// reads what the store holds now, applies the pool's own changes to it
+// (merge: a field group the store changed since the pool last read it
+// keeps the store's values, so an operator's disable, enable, token or
+// limits are never overwritten) and writes it if nobody wrote meanwhile,
+// else it starts again. It never recreates an account deleted from the
+// store: the pool drops it instead. Safe to call from any goroutine.
 func (p *Pool) save(ctx context.Context, e *entry) {
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
@@ -120,27 +131,158 @@ func (p *Pool) save(ctx context.Context, e *entry) {
 	}
 	id := e.acct.ID
 	p.mu.Unlock()
-	cur, err := p.st.GetAccount(ctx, id)
-	if err == nil {
-		p.mu.Lock()
-		rec := merge(cur, &e.saved, &e.acct)
-		e.dirty = false
-		p.mu.Unlock()
-		rec.UpdatedAt = p.opts.Now()
-		err = p.st.UpdateAccount(ctx, &rec)
-		if err == nil {
-			p.mu.Lock()
-			c := p.adoptLocked(e, &rec)
-			p.saveSeq++
-			e.savedSeq = p.saveSeq
-			p.mu.Unlock()
-			c.loaded = true
-			p.report(ctx, c)
-			return
+	var err error
+	for range maxSaveTries {
+		var done bool
+		if done, err = p.saveOnce(ctx, e, id); done || err != nil {
+			break
 		}
+		err = store.ErrVersionConflict
+	}
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, store.ErrNotFound):
+		p.drop(ctx, e, "deleted from the store")
+		return
+	case errors.Is(err, store.ErrVersionConflict):
+		err = fmt.Errorf("the record kept changing (%d tries): %w", maxSaveTries, err)
 	}
 	p.log.Warn("account not saved", slog.Int64("account", id), slog.String("error", err.Error()))
 	p.mu.Lock()
 	e.dirty = true
 	p.mu.Unlock()
+}
+
+// saveOnce makes one read-merge-compare-and-swap round. It reports done
+// when the record is saved (or had nothing to save), false with a nil
+// error when another writer came first.
+func (p *Pool) saveOnce(ctx context.Context, e *entry, id int64) (bool, error) {
+	cur, err := p.st.GetAccount(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	p.mu.Lock()
+	if e.removed {
+		p.mu.Unlock()
+		return true, nil
+	}
+	ours := cloneAccount(&e.acct)
+	rec := merge(cur, &e.saved, &ours)
+	e.dirty = false
+	p.mu.Unlock()
+	if sameRecord(&rec, cur) && sameTime(rec.LastUsedAt, cur.LastUsedAt) {
+		p.installWritten(ctx, e, &rec, &ours) // nothing to write: adopt what is stored
+		return true, nil
+	}
+	rec.Version = cur.Version
+	p.mu.Lock()
+	e.writing = true
+	p.mu.Unlock()
+	err = p.st.UpdateAccount(ctx, &rec)
+	if err != nil {
+		p.mu.Lock()
+		e.writing = false
+		p.mu.Unlock()
+	}
+	if errors.Is(err, store.ErrVersionConflict) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p.installWritten(ctx, e, &rec, &ours)
+	return true, nil
+}
+
+// installWritten makes rec, just read or written, the entry's saved
+// record. Changes the pool made since ours (the record the write was merged
+// from) are kept for the next save; in the groups where the store won the
+// merge, its values replace the pool's.
+func (p *Pool) installWritten(ctx context.Context, e *entry, rec, ours *store.Account) {
+	p.mu.Lock()
+	e.writing = false
+	if e.removed {
+		p.mu.Unlock()
+		return
+	}
+	c := change{id: rec.ID, name: rec.Name, from: e.acct.State, loaded: true}
+	oldToken, oldProxy := e.acct.Token, e.acct.Proxy
+	e.acct = merge(rec, ours, &e.acct)
+	e.saved = cloneAccount(rec)
+	e.models = modelSet(e.acct.Models)
+	if e.acct.Token != oldToken {
+		e.gen++
+		e.consec = 0
+	}
+	if e.acct.Proxy != oldProxy {
+		p.setClientLocked(e)
+	}
+	p.saveSeq++
+	e.savedSeq = p.saveSeq
+	c.to, c.reason = e.acct.State, e.acct.StateReason
+	p.mu.Unlock()
+	p.report(ctx, c)
+}
+
+// drop removes an entry whose account is gone from the store.
+func (p *Pool) drop(ctx context.Context, e *entry, reason string) {
+	p.mu.Lock()
+	if e.removed {
+		p.mu.Unlock()
+		return
+	}
+	e.removed = true
+	if p.entries[e.acct.ID] == e {
+		delete(p.entries, e.acct.ID)
+		p.rebuildOrderLocked()
+	}
+	c := change{id: e.acct.ID, name: e.acct.Name, from: e.acct.State, reason: reason, loaded: true}
+	p.mu.Unlock()
+	p.report(ctx, c)
+}
+
+// merge returns cur (the store's record) with the pool's own changes, from
+// base (the record the pool last read or wrote) to ours, applied group by
+// group: token (token, expiry), state (state, reason, since, cool-down,
+// punish URL) and models. A group the store changed since base keeps the
+// store's values even when the pool changed it too: the operator wins (a
+// disabled account stays disabled, an enabled one enabled, a replaced token
+// replaced). Fields only operators change (name, e-mail, password, proxy,
+// limits) always come from cur; the last-use time is the later of the two.
+func merge(cur, base, ours *store.Account) store.Account {
+	m := cloneAccount(cur)
+	mine := func(same func(a, b *store.Account) bool) bool { return same(cur, base) && !same(ours, base) }
+	if mine(sameToken) {
+		m.Token, m.TokenExpiry = ours.Token, ours.TokenExpiry
+	}
+	if mine(sameState) {
+		m.State, m.StateReason, m.StateSince = ours.State, ours.StateReason, ours.StateSince
+		m.CoolUntil, m.PunishURL = ours.CoolUntil, ours.PunishURL
+	}
+	if mine(func(a, b *store.Account) bool { return slices.Equal(a.Models, b.Models) }) {
+		m.Models = slices.Clone(ours.Models)
+	}
+	if ours.LastUsedAt.After(m.LastUsedAt) {
+		m.LastUsedAt = ours.LastUsedAt
+	}
+	return m
+}
+
+func sameToken(a, b *store.Account) bool {
+	return a.Token == b.Token && sameTime(a.TokenExpiry, b.TokenExpiry)
+}
+
+func sameState(a, b *store.Account) bool {
+	return a.State == b.State && a.StateReason == b.StateReason && sameTime(a.StateSince, b.StateSince) &&
+		sameTime(a.CoolUntil, b.CoolUntil) && a.PunishURL == b.PunishURL
+}
+
+// sameTime compares at the store's precision (milliseconds), so a time
+// written by the pool equals the same time read back.
+func sameTime(a, b time.Time) bool {
+	if a.IsZero() || b.IsZero() {
+		return a.IsZero() == b.IsZero()
+	}
+	return a.UnixMilli() == b.UnixMilli()
 }

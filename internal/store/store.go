@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -20,6 +21,13 @@ var ErrNotFound = errors.New("store: not found")
 
 // ErrConflict is returned when a unique field (account name, key hash) is taken.
 var ErrConflict = errors.New("store: already exists")
+
+// ErrVersionConflict is returned by UpdateAccount when the record changed
+// since the caller read it (its Version is no longer the stored one): read
+// it again, apply the change to the fresh record and write again. It wraps
+// ErrConflict, so callers that only report conflicts need not tell them
+// apart.
+var ErrVersionConflict = fmt.Errorf("store: the record changed since it was read: %w", ErrConflict)
 
 // AccountState is the life-cycle state of an upstream account.
 type AccountState string
@@ -56,12 +64,21 @@ type Account struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	LastUsedAt time.Time
+
+	// Version counts the writes of the record: 1 after CreateAccount, one
+	// more after each UpdateAccount. UpdateAccount is a compare-and-swap on
+	// it, so a writer never overwrites a change it has not seen.
+	Version int64
 }
 
 // AccountStore keeps accounts.
 type AccountStore interface {
-	CreateAccount(ctx context.Context, a *Account) error // sets ID, CreatedAt, UpdatedAt
-	UpdateAccount(ctx context.Context, a *Account) error // writes every field; ErrNotFound if missing
+	CreateAccount(ctx context.Context, a *Account) error // sets ID, Version (1), CreatedAt, UpdatedAt
+	// UpdateAccount writes every field of a if the stored record still has
+	// a.Version, then increments a.Version and sets UpdatedAt. It returns
+	// ErrNotFound if the account is gone (it never recreates one) and
+	// ErrVersionConflict if the record changed since a was read.
+	UpdateAccount(ctx context.Context, a *Account) error
 	GetAccount(ctx context.Context, id int64) (*Account, error)
 	ListAccounts(ctx context.Context) ([]*Account, error) // ordered by ID
 	DeleteAccount(ctx context.Context, id int64) error

@@ -53,7 +53,7 @@ func (s *Accounts) CreateAccount(ctx context.Context, a *store.Account) error {
 		}
 	}
 	s.next++
-	a.ID = s.next
+	a.ID, a.Version = s.next, 1
 	a.CreatedAt = s.now()
 	a.UpdatedAt = a.CreatedAt
 	s.m[a.ID] = clone(a)
@@ -61,7 +61,8 @@ func (s *Accounts) CreateAccount(ctx context.Context, a *store.Account) error {
 	return nil
 }
 
-// UpdateAccount implements store.AccountStore.
+// UpdateAccount implements store.AccountStore: a compare-and-swap on
+// Version.
 func (s *Accounts) UpdateAccount(ctx context.Context, a *store.Account) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -72,6 +73,9 @@ func (s *Accounts) UpdateAccount(ctx context.Context, a *store.Account) error {
 	if old == nil {
 		return store.ErrNotFound
 	}
+	if old.Version != a.Version {
+		return store.ErrVersionConflict
+	}
 	for _, o := range s.m {
 		if o.ID != a.ID && o.Name == a.Name {
 			return store.ErrConflict
@@ -79,6 +83,7 @@ func (s *Accounts) UpdateAccount(ctx context.Context, a *store.Account) error {
 	}
 	a.CreatedAt = old.CreatedAt
 	a.UpdatedAt = s.now()
+	a.Version++
 	s.m[a.ID] = clone(a)
 	s.writes++
 	return nil

@@ -13,7 +13,7 @@ import (
 
 const accountColumns = `id, name, email, password, token, token_expiry, proxy,
 	state, state_reason, state_since, cool_until, punish_url,
-	max_concurrent, min_interval, models, created_at, updated_at, last_used_at`
+	max_concurrent, min_interval, models, created_at, updated_at, last_used_at, version`
 
 // sealedAccount holds an account's secrets as they are stored.
 type sealedAccount struct {
@@ -40,8 +40,9 @@ func (db *DB) seal(a *store.Account) (sealedAccount, error) {
 	return s, nil
 }
 
-// CreateAccount inserts a, setting its ID, CreatedAt and UpdatedAt (and
-// State to active when empty). A taken name yields store.ErrConflict.
+// CreateAccount inserts a, setting its ID, Version (1), CreatedAt and
+// UpdatedAt (and State to active when empty). A taken name yields
+// store.ErrConflict.
 func (db *DB) CreateAccount(ctx context.Context, a *store.Account) error {
 	if a.Name == "" {
 		return errors.New("sqlite: create account: empty name")
@@ -58,8 +59,8 @@ func (db *DB) CreateAccount(ctx context.Context, a *store.Account) error {
 	res, err := db.w.ExecContext(ctx, `INSERT INTO accounts (
 		name, email, password, token, token_expiry, proxy,
 		state, state_reason, state_since, cool_until, punish_url,
-		max_concurrent, min_interval, models, created_at, updated_at, last_used_at
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		max_concurrent, min_interval, models, created_at, updated_at, last_used_at, version
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)`,
 		a.Name, a.Email, s.password, s.token, toMS(a.TokenExpiry), s.proxy,
 		string(state), a.StateReason, toMS(a.StateSince), toMS(a.CoolUntil), a.PunishURL,
 		a.MaxConcurrent, int64(a.MinInterval), s.models, nowMS, nowMS, toMS(a.LastUsedAt))
@@ -73,13 +74,15 @@ func (db *DB) CreateAccount(ctx context.Context, a *store.Account) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create account: %w", err)
 	}
-	a.ID, a.State, a.CreatedAt, a.UpdatedAt = id, state, now, now
+	a.ID, a.State, a.CreatedAt, a.UpdatedAt, a.Version = id, state, now, now, 1
 	return nil
 }
 
-// UpdateAccount writes every field of a except CreatedAt, and sets
-// UpdatedAt. A missing account yields store.ErrNotFound, a name taken by
-// another account store.ErrConflict.
+// UpdateAccount writes every field of a except CreatedAt if the stored
+// record is still at a.Version (compare-and-swap), then sets UpdatedAt and
+// increments a.Version. A missing account yields store.ErrNotFound (it is
+// never recreated), a stale a.Version store.ErrVersionConflict, a name
+// taken by another account store.ErrConflict.
 func (db *DB) UpdateAccount(ctx context.Context, a *store.Account) error {
 	if a.Name == "" {
 		return errors.New("sqlite: update account: empty name")
@@ -92,22 +95,39 @@ func (db *DB) UpdateAccount(ctx context.Context, a *store.Account) error {
 	res, err := db.w.ExecContext(ctx, `UPDATE accounts SET
 		name = ?, email = ?, password = ?, token = ?, token_expiry = ?, proxy = ?,
 		state = ?, state_reason = ?, state_since = ?, cool_until = ?, punish_url = ?,
-		max_concurrent = ?, min_interval = ?, models = ?, updated_at = ?, last_used_at = ?
-		WHERE id = ?`,
+		max_concurrent = ?, min_interval = ?, models = ?, updated_at = ?, last_used_at = ?,
+		version = version + 1
+		WHERE id = ? AND version = ?`,
 		a.Name, a.Email, s.password, s.token, toMS(a.TokenExpiry), s.proxy,
 		string(a.State), a.StateReason, toMS(a.StateSince), toMS(a.CoolUntil), a.PunishURL,
 		a.MaxConcurrent, int64(a.MinInterval), s.models, nowMS, toMS(a.LastUsedAt),
-		a.ID)
+		a.ID, a.Version)
 	if err != nil {
 		if isUnique(err) {
 			return fmt.Errorf("sqlite: update account %d: name %q: %w", a.ID, a.Name, store.ErrConflict)
 		}
 		return fmt.Errorf("sqlite: update account %d: %w", a.ID, err)
 	}
-	if err := mustAffect(res); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return fmt.Errorf("sqlite: update account %d: %w", a.ID, err)
 	}
+	if n == 0 {
+		// Not written: tell a deleted account from a stale version. (A
+		// write landing in between can only turn one true answer into
+		// the other.)
+		var v int64
+		err := db.w.QueryRowContext(ctx, `SELECT version FROM accounts WHERE id = ?`, a.ID).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("sqlite: update account %d: %w", a.ID, store.ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("sqlite: update account %d: %w", a.ID, err)
+		}
+		return fmt.Errorf("sqlite: update account %d: at version %d, stored %d: %w", a.ID, a.Version, v, store.ErrVersionConflict)
+	}
 	a.UpdatedAt = now
+	a.Version++
 	return nil
 }
 
@@ -171,7 +191,7 @@ func (db *DB) scanAccount(sc scanner) (*store.Account, error) {
 	)
 	err := sc.Scan(&a.ID, &a.Name, &a.Email, &s.password, &s.token, &tokenExp, &s.proxy,
 		&state, &a.StateReason, &since, &cool, &a.PunishURL,
-		&a.MaxConcurrent, &minInterval, &s.models, &created, &updated, &used)
+		&a.MaxConcurrent, &minInterval, &s.models, &created, &updated, &used, &a.Version)
 	if err != nil {
 		return nil, err
 	}

@@ -147,3 +147,65 @@ func TestListAccountsEmpty(t *testing.T) {
 		t.Fatalf("list = %v, %v", list, err)
 	}
 }
+
+// TestUpdateAccountCompareAndSwap: an update from a stale read fails with
+// store.ErrVersionConflict and changes nothing; each write bumps the
+// version once; a deleted account is never recreated by an update.
+func TestUpdateAccountCompareAndSwap(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	a := sampleAccount("alice")
+	if err := db.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Version != 1 {
+		t.Fatalf("version after create = %d, want 1", a.Version)
+	}
+	relay, _ := db.GetAccount(ctx, a.ID)    // the relay's read
+	operator, _ := db.GetAccount(ctx, a.ID) // the CLI's read
+	operator.State, operator.StateReason = store.StateDisabled, "disabled by the admin"
+	if err := db.UpdateAccount(ctx, operator); err != nil {
+		t.Fatal(err)
+	}
+	if operator.Version != 2 {
+		t.Fatalf("version after one update = %d, want 2", operator.Version)
+	}
+	steps := []struct {
+		name    string
+		write   *store.Account
+		mut     func(*store.Account)
+		want    error
+		version int64 // stored version afterwards
+		state   store.AccountState
+	}{
+		{"stale write refused", relay, func(a *store.Account) { a.State = store.StateCooling }, store.ErrVersionConflict, 2, store.StateDisabled},
+		{"refused twice (no partial bump)", relay, func(a *store.Account) { a.State = store.StateActive }, store.ErrVersionConflict, 2, store.StateDisabled},
+		{"fresh write passes", operator, func(a *store.Account) { a.StateReason = "still off" }, nil, 3, store.StateDisabled},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			before := s.write.Version
+			s.mut(s.write)
+			err := db.UpdateAccount(ctx, s.write)
+			if !errors.Is(err, s.want) || (s.want == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, s.want)
+			}
+			if s.want != nil && (!errors.Is(err, store.ErrConflict) || s.write.Version != before) {
+				t.Fatalf("a refused write must wrap ErrConflict and leave Version alone: %v, %d", err, s.write.Version)
+			}
+			got, err := db.GetAccount(ctx, a.ID)
+			if err != nil || got.Version != s.version || got.State != s.state {
+				t.Fatalf("stored %+v, %v; want version %d, state %s", got, err, s.version, s.state)
+			}
+		})
+	}
+	if err := db.DeleteAccount(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.UpdateAccount(ctx, operator); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("update of a deleted account: %v, want ErrNotFound", err)
+	}
+	if l, _ := db.ListAccounts(ctx); len(l) != 0 {
+		t.Fatalf("an update recreated a deleted account: %+v", l)
+	}
+}

@@ -66,6 +66,10 @@ var migrations = []string{
 	`ALTER TABLE accounts ADD COLUMN models TEXT NOT NULL DEFAULT '[]';
 	CREATE INDEX usage_key_time ON usage(key_id, time);
 	CREATE INDEX usage_account_time ON usage(account_id, time);`,
+
+	// v3: a write counter per account, for compare-and-swap updates, so the
+	// relay's state saves never overwrite an operator's change (issue #6).
+	`ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`,
 }
 
 // schemaVersion reads PRAGMA user_version.

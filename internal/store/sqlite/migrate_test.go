@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,7 @@ var seeds = []versionSeed{
 		}
 	},
 	1: seedV1,
+	2: seedV2,
 }
 
 // seedV1 writes with the v1 schema: accounts have no models column.
@@ -69,6 +71,36 @@ func seedV1(t *testing.T, raw *sql.DB, db *DB) func(*testing.T, *DB) {
 		a.Models = []string{"qwen-plus"}
 		if err := db.UpdateAccount(ctx, a); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// seedV2 writes with the v2 schema: accounts have models but no version.
+func seedV2(t *testing.T, raw *sql.DB, db *DB) func(*testing.T, *DB) {
+	ctx := context.Background()
+	token, err := db.box.Seal("v2-token-secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, raw, `INSERT INTO accounts (name, token, state, state_reason, models, created_at, updated_at)
+		VALUES ('v2', ?, 'disabled', 'disabled by the admin', '["qwen3-max"]', 1800000000000, 1800000000001)`, token)
+	return func(t *testing.T, db *DB) {
+		a, err := db.GetAccount(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Name != "v2" || a.Token != "v2-token-secret" || a.State != store.StateDisabled || a.Version != 1 ||
+			len(a.Models) != 1 || a.UpdatedAt.UnixMilli() != 1800000000001 {
+			t.Fatalf("account after migration: %+v", a)
+		}
+		// Old rows start at version 1 and take part in compare-and-swap.
+		stale := *a
+		a.StateReason = "still disabled"
+		if err := db.UpdateAccount(ctx, a); err != nil || a.Version != 2 {
+			t.Fatalf("update: %v, version %d", err, a.Version)
+		}
+		if err := db.UpdateAccount(ctx, &stale); !errors.Is(err, store.ErrVersionConflict) {
+			t.Fatalf("stale update: %v", err)
 		}
 	}
 }
