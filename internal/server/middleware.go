@@ -4,17 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/sse"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
@@ -166,77 +162,6 @@ func (w *statusRecorder) status() int {
 		return http.StatusOK
 	}
 	return w.code
-}
-
-// auth admits callers: passthrough takes the Bearer token as the Qwen token;
-// otherwise a client key, the bootstrap key (QWENRELAY_API_KEY), or — with
-// no bootstrap key configured — any caller on loopback.
-func (s *Server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := bearer(r)
-		if s.opts.Passthrough {
-			if token == "" {
-				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
-					Message: "Missing Authorization header: send 'Authorization: Bearer <your Qwen Chat token>' (this relay runs in passthrough mode)."})
-				return
-			}
-			info(r.Context()).clientCred = &upstream.Credential{ID: "client:" + Fingerprint(token), Token: token}
-			next.ServeHTTP(w, r)
-			return
-		}
-		if token == "" {
-			token = r.Header.Get("X-Api-Key")
-		}
-		if err := s.admitCaller(r, token); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) admitCaller(r *http.Request, token string) error {
-	if token != "" && s.opts.APIKey != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) == 1 {
-		return nil // bootstrap key
-	}
-	if token != "" && s.opts.Keys != nil {
-		k, err := s.opts.Keys.Authenticate(r.Context(), token)
-		switch {
-		case err == nil:
-			info(r.Context()).key = k
-			return nil
-		case errors.Is(err, keys.ErrRevoked), errors.Is(err, keys.ErrExpired):
-			return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-				Message: "This API key has been revoked or has expired; ask the operator for a new one."}
-		case !errors.Is(err, keys.ErrUnknownKey):
-			return err
-		}
-	}
-	if s.opts.APIKey == "" && isLoopback(r.RemoteAddr) {
-		return nil // local callers need no key while no bootstrap key is set
-	}
-	msg := "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key the operator created (qwenrelay keys create)."
-	if s.opts.APIKey == "" && s.opts.Keys == nil {
-		msg = "This relay has no API key configured and only accepts clients on this machine; the operator must set QWENRELAY_API_KEY."
-	}
-	return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key", Message: msg}
-}
-
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // limit caps requests in flight.

@@ -16,7 +16,7 @@ import (
 
 // Options are the server's settings.
 type Options struct {
-	APIKey            string // "" = only loopback clients
+	APIKey            string // bootstrap key; "" = none (see auth.go for who may call)
 	Passthrough       bool   // the client's Bearer token is its Qwen token
 	MaxInFlight       int
 	MaxRequestBytes   int64
@@ -38,6 +38,9 @@ type Options struct {
 type KeyAuth interface {
 	Authenticate(ctx context.Context, plain string) (*store.Key, error)
 	Admit(ctx context.Context, key *store.Key, model string) (release func(tokens int64), err error)
+	// AnyKeys reports whether any client key exists (revoked or expired
+	// ones included); it may be cached briefly.
+	AnyKeys(ctx context.Context) (bool, error)
 }
 
 // UsageSink records usage rows off the request path.
@@ -93,7 +96,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(p+"/{id...}", methods(model, http.MethodGet))
 	}
 	mux.Handle("/healthz", s.withRoute("healthz", methods(http.HandlerFunc(s.handleHealth), http.MethodGet, http.MethodHead)))
-	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metrics.Handler(), http.MethodGet)))
+	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metricsAuth(s.metrics.Handler()), http.MethodGet)))
 	mux.Handle("/", s.withRoute("not_found", http.HandlerFunc(s.handleNotFound)))
 	return s.requestID(s.cors(mux))
 }
