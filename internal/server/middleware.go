@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -76,6 +77,8 @@ func (s *Server) withRoute(route string, next http.Handler) http.Handler {
 		ri := info(r.Context())
 		ri.route = route
 		rec := &statusRecorder{ResponseWriter: w}
+		s.active.Add(1)
+		defer s.active.Add(-1) // last: after the log line and the usage row
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -163,6 +166,36 @@ func (w *statusRecorder) status() int {
 	}
 	return w.code
 }
+
+// ErrShuttingDown is the cause with which AbortOpen cancels the requests
+// still open when the shutdown grace period ran out.
+var ErrShuttingDown = errors.New("the relay is shutting down")
+
+// abortable gives the request a context that AbortOpen can cancel, and lets
+// the stream writer find out that it was (abortWriter).
+func (s *Server) abortable(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		or := &openRequest{cancel: cancel}
+		if s.open.add(or) {
+			defer s.open.remove(or)
+		} else {
+			cancel(ErrShuttingDown)
+		}
+		next.ServeHTTP(&abortWriter{ResponseWriter: w, aborted: s.open.aborted, ri: info(ctx)}, r.WithContext(ctx))
+	})
+}
+
+// abortWriter carries what a stream needs to end itself properly on an
+// aborted shutdown; newSSEWriter looks for it.
+type abortWriter struct {
+	http.ResponseWriter
+	aborted <-chan struct{}
+	ri      *reqInfo
+}
+
+func (w *abortWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // limit caps requests in flight.
 func (s *Server) limit(next http.Handler) http.Handler {
