@@ -158,6 +158,11 @@ func (a *App) Run(ctx context.Context) {
 // are queued before Close; call it after the HTTP servers stopped.
 func (a *App) WaitIdle(ctx context.Context) error { return a.server.WaitIdle(ctx) }
 
+// AbortOpen ends the API requests still open (a stream with an error event
+// and [DONE], others with 503 server_shutting_down); call it when the
+// shutdown grace period has run out. It returns how many were open.
+func (a *App) AbortOpen() int { return a.server.AbortOpen() }
+
 // Close flushes queued usage rows and closes the store. Call it after the
 // HTTP servers have stopped and Run has returned.
 func (a *App) Close(ctx context.Context) error {
