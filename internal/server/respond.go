@@ -5,11 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/openai"
 )
@@ -62,6 +65,30 @@ func acceptsGzip(r *http.Request) bool {
 		return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
 	}
 	return false
+}
+
+// maxQuoted is how much client-supplied text (a path, a model name) an
+// error message quotes.
+const maxQuoted = 100
+
+// quoted makes client-supplied text fit to quote in an error message:
+// non-printable characters and invalid UTF-8 become '?', and text longer
+// than maxQuoted characters is cut, saying how long it was.
+func quoted(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxQuoted {
+			fmt.Fprintf(&b, "… (%d bytes)", len(s))
+			return b.String()
+		}
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
 }
 
 func errBody(typ, code, msg string) openai.ErrorBody { return openai.NewError(typ, code, "", msg) }

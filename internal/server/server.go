@@ -178,7 +178,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
-		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". Use /v1/chat/completions or /v1/models."})
+		Message: "Unknown request URL: " + quoted(r.Method) + " " + quoted(r.URL.Path) + ". Use /v1/chat/completions or /v1/models."})
 }
 
 // methods answers 405 with an OpenAI error for other methods.
@@ -199,6 +199,6 @@ func methods(h http.Handler, allowed ...string) http.Handler {
 		}
 		w.Header().Set("Allow", allow)
 		writeJSON(w, r, http.StatusMethodNotAllowed, errBody("invalid_request_error", "method_not_allowed",
-			"Method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow+"."))
+			"Method "+quoted(r.Method)+" is not allowed on "+quoted(r.URL.Path)+"; use "+allow+"."))
 	})
 }
