@@ -154,7 +154,7 @@ func listen(cfg config.Config, a *app.App, log *slog.Logger) ([]boundServer, err
 		mode = "passthrough"
 	}
 	log.Info("qwenrelay listening", "addr", addr, "base_url", "http://"+addr+"/v1", "upstream", cfg.UpstreamURL,
-		"protocol", cfg.Protocol, "mode", mode, "data_dir", cfg.DataDir, "version", version)
+		"protocol", cfg.Protocol, "mode", mode, "data_dir", cfg.DataDir, "version", versionString())
 	if cfg.APIKey == "" && !cfg.Passthrough {
 		log.Warn("QWENRELAY_API_KEY is not set: callers without a client key are accepted only from this machine (loopback)")
 	}

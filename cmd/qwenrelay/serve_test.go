@@ -161,3 +161,47 @@ func (l *lockedBuilder) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
+
+// Issue 6: a data directory that cannot be opened is named, with its cause.
+func TestBadDataDir(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "afile")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbIsDir := filepath.Join(root, "dbdir")
+	if err := os.MkdirAll(filepath.Join(dbIsDir, app.DBFileName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(root, "ro")
+	if err := os.MkdirAll(readOnly, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dir, cause string
+		skipAsRoot       bool
+	}{
+		{"a file", file, "not a directory", false},
+		{"under a file", filepath.Join(file, "data"), "not a directory", false},
+		{"database path is a directory", dbIsDir, "is a directory", false},
+		{"not writable", readOnly, "permission denied", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.skipAsRoot && os.Geteuid() == 0 {
+				t.Skip("root may write anywhere")
+			}
+			cfg := config.Default()
+			cfg.DataDir = tt.dir
+			cfg.Listen = "127.0.0.1:0"
+			var logs strings.Builder
+			err := serve(context.Background(), cfg, &lockedBuilder{b: &logs})
+			if err == nil {
+				t.Fatal("serve started on a broken data directory")
+			}
+			if !strings.Contains(err.Error(), tt.dir) || !strings.Contains(err.Error(), tt.cause) {
+				t.Fatalf("error %q does not name %s and its cause %q", err, tt.dir, tt.cause)
+			}
+		})
+	}
+}
