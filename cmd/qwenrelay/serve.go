@@ -156,7 +156,12 @@ func listen(cfg config.Config, a *app.App, log *slog.Logger) ([]boundServer, err
 	log.Info("qwenrelay listening", "addr", addr, "base_url", "http://"+addr+"/v1", "upstream", cfg.UpstreamURL,
 		"protocol", cfg.Protocol, "mode", mode, "data_dir", cfg.DataDir, "version", versionString())
 	if cfg.APIKey == "" && !cfg.Passthrough {
-		log.Warn("QWENRELAY_API_KEY is not set: callers without a client key are accepted only from this machine (loopback)")
+		if any, err := a.Keys.AnyKeys(context.Background()); err == nil && !any {
+			log.Warn("no API key yet: callers on this machine (loopback, not through a proxy) are served without one " +
+				"until a client key is created (qwenrelay keys create) or QWENRELAY_API_KEY is set")
+		} else {
+			log.Info("client keys exist: every caller needs a valid key, loopback included")
+		}
 	}
 	if a.Pool != nil && len(a.Pool.Status(context.Background())) == 0 {
 		log.Warn("no Qwen account yet: add one with 'qwenrelay accounts add --token ...' or QWENRELAY_QWEN_TOKENS")
