@@ -200,6 +200,33 @@ func TestHelp(t *testing.T) {
 	wantContains(t, e.ok("", "help"), "qwenrelay accounts", "qwenrelay keys", "qwenrelay usage")
 }
 
+// Issue 6: 'qwenrelay --help' showed serve's flags instead of the command
+// overview, and 'qwenrelay --version' was an unknown flag.
+func TestTopLevelHelpAndVersion(t *testing.T) {
+	e := newCLIEnv(t)
+	for _, arg := range []string{"--help", "-h", "-help", "help"} {
+		t.Run(arg, func(t *testing.T) {
+			out := e.ok("", arg)
+			wantContains(t, out, "qwenrelay [serve]", "qwenrelay emulator", "qwenrelay bench", "qwenrelay accounts",
+				"qwenrelay keys", "qwenrelay usage", "qwenrelay version")
+			if strings.Contains(out, "-account-max-concurrent") {
+				t.Error("the overview lists serve's flags")
+			}
+		})
+	}
+	for _, arg := range []string{"--version", "-version", "version"} {
+		t.Run(arg, func(t *testing.T) {
+			if out := e.ok("", arg); !strings.HasPrefix(out, "qwenrelay ") || strings.Count(out, "\n") != 1 {
+				t.Errorf("version output %q", out)
+			}
+		})
+	}
+	// serve's own help still lists its flags.
+	if _, errOut, err := e.run("", "serve", "-h"); !errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut, "-listen") {
+		t.Errorf("serve -h: %v %q", err, errOut)
+	}
+}
+
 func TestToolConfig(t *testing.T) {
 	e := newCLIEnv(t)
 	other := t.TempDir()

@@ -16,6 +16,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/qwenrelay/qwenrelay/internal/bench"
@@ -43,8 +44,18 @@ func main() {
 // error (exit code 2); flag.ErrHelp means help was printed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
-	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			// The overview, not serve's flags (those are 'serve -h').
+			cmd, args = "help", args[1:]
+		case "-version", "--version":
+			cmd, args = "version", args[1:]
+		default:
+			if len(args[0]) > 0 && args[0][0] != '-' {
+				cmd, args = args[0], args[1:]
+			}
+		}
 	}
 	switch cmd {
 	case "serve":
@@ -67,14 +78,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		}
 		return (&cli{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).usageCmd(ctx, args)
 	case "version":
-		fmt.Fprintln(stdout, "qwenrelay", version)
+		fmt.Fprintln(stdout, "qwenrelay", versionString())
 		return nil
-	case "help", "-h", "--help":
+	case "help":
 		printUsage(stdout)
 		return nil
 	}
 	printUsage(stderr)
 	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// versionString is the version set at build time, or for a plain
+// 'go build' the commit it was built from, when Go recorded it.
+func versionString() string {
+	if version != "dev" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return version
+	}
+	rev, dirty := "", false
+	for _, kv := range bi.Settings {
+		switch kv.Key {
+		case "vcs.revision":
+			rev = kv.Value
+		case "vcs.modified":
+			dirty = kv.Value == "true"
+		}
+	}
+	if rev == "" {
+		return version
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if dirty {
+		rev += "-dirty"
+	}
+	return version + " (" + rev + ")"
 }
 
 func printUsage(w io.Writer) {
@@ -84,7 +126,8 @@ Usage:
   qwenrelay [serve] [flags]   run the relay (flags and QWENRELAY_* env: qwenrelay serve -h)
   qwenrelay emulator [flags]  run the Qwen Chat emulator used by tests and benchmarks
   qwenrelay bench [flags]     load-test the relay against the emulator
-  qwenrelay version
+  qwenrelay version           print the version (also --version)
+  qwenrelay help              this overview (also -h, --help)
 
 Operator commands (work on the store in --data-dir; a running relay picks up changes):
   qwenrelay accounts add|list|enable|disable|delete|test   the Qwen accounts

@@ -59,8 +59,8 @@ func NewLogger(cfg config.Config, w io.Writer) *slog.Logger {
 // OpenStore opens (creating on first use) the embedded store in the data
 // directory, with secrets sealed by the master key.
 func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlite.DB, error) {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, fmt.Errorf("cannot use the data directory %q (QWENRELAY_DATA_DIR or --data-dir): %w", cfg.DataDir, err)
 	}
 	key, created, err := secrets.LoadKey(cfg.DataDir, cfg.MasterKey)
 	if err != nil {
@@ -74,7 +74,30 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*sqlit
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, filepath.Join(cfg.DataDir, DBFileName), box)
+	dbPath := filepath.Join(cfg.DataDir, DBFileName)
+	db, err := sqlite.Open(ctx, dbPath, box)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open the database %q in the data directory: %w", dbPath, err)
+	}
+	return db, nil
+}
+
+// prepareDataDir creates the data directory if needed and checks that the
+// database can live there, so that a bad directory is reported with its
+// cause (SQLite itself only says "unable to open database file").
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err // names the path element at fault, e.g. "mkdir data: not a directory"
+	}
+	if fi, err := os.Stat(filepath.Join(dir, DBFileName)); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s in it is a directory, not a database file", DBFileName)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("cannot write in it: %w", err)
+	}
+	_ = f.Close()
+	return os.Remove(f.Name())
 }
 
 // New builds the relay described by cfg, opening the store.
@@ -170,6 +193,11 @@ func (a *App) Run(ctx context.Context) {
 // WaitIdle waits until no API request is being served, so their usage rows
 // are queued before Close; call it after the HTTP servers stopped.
 func (a *App) WaitIdle(ctx context.Context) error { return a.server.WaitIdle(ctx) }
+
+// AbortOpen ends the API requests still open (a stream with an error event
+// and [DONE], others with 503 server_shutting_down); call it when the
+// shutdown grace period has run out. It returns how many were open.
+func (a *App) AbortOpen() int { return a.server.AbortOpen() }
 
 // Close flushes queued usage rows, waits for pending upstream chat
 // deletions (until ctx ends) and closes the store. Call it after the HTTP

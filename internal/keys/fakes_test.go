@@ -18,6 +18,10 @@ type memStore struct {
 	lookups atomic.Int64
 	now     func() time.Time
 	fail    error // returned by GetKeyByHash when set
+	lists   atomic.Int64
+	listErr error // returned by ListKeys when set
+	// listGate, when set, holds ListKeys until it is closed.
+	listGate chan struct{}
 }
 
 var _ store.KeyStore = (*memStore)(nil)
@@ -82,8 +86,15 @@ func (m *memStore) GetKeyByHash(_ context.Context, h []byte) (*store.Key, error)
 }
 
 func (m *memStore) ListKeys(context.Context) ([]*store.Key, error) {
+	m.lists.Add(1)
+	if m.listGate != nil {
+		<-m.listGate
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.listErr != nil {
+		return nil, m.listErr
+	}
 	out := make([]*store.Key, 0, len(m.keys))
 	for _, o := range m.keys {
 		out = append(out, cp(o))

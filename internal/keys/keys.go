@@ -51,6 +51,7 @@ type Service struct {
 	usage    TokenCounter
 	counters Counters
 	cacheTTL time.Duration
+	presence presence
 
 	mu    sync.Mutex
 	cache map[[32]byte]cacheEntry
@@ -79,6 +80,7 @@ func NewService(st store.KeyStore, now func() time.Time, usage TokenCounter, opt
 		now = time.Now
 	}
 	s := &Service{st: st, now: now, usage: usage, cacheTTL: DefaultCacheTTL, cache: map[[32]byte]cacheEntry{}}
+	s.presence.ttl = DefaultPresenceTTL
 	for _, o := range opts {
 		o(s)
 	}
@@ -128,6 +130,7 @@ func (s *Service) Create(ctx context.Context, p CreateParams) (string, *store.Ke
 	if err := s.st.CreateKey(ctx, k); err != nil {
 		return "", nil, fmt.Errorf("keys: create: %w", err)
 	}
+	s.sawKey()
 	return plain, k, nil
 }
 

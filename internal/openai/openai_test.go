@@ -63,6 +63,9 @@ func FuzzDecodeChatRequest(f *testing.F) {
 			if _, ok := err.(*RequestError); !ok {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
+			if strings.Contains(err.Error(), "openai.") || strings.Contains(err.Error(), "Go ") {
+				t.Fatalf("error names a Go type: %v", err)
+			}
 			return
 		}
 		if req.Model == "" || len(req.Messages) == 0 {

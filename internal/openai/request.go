@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 )
 
@@ -75,7 +76,22 @@ func (c *Content) UnmarshalJSON(b []byte) error {
 		c.IsSet = true
 		return json.Unmarshal(b, &c.Parts)
 	}
-	return errors.New("content must be a string, an array of content parts, or null")
+	// A type error, so the decoder adds where it happened (messages.content).
+	return &json.UnmarshalTypeError{Value: jsonValueKind(b), Type: reflect.TypeFor[Content]()}
+}
+
+// jsonValueKind names the kind of a JSON value as encoding/json does in
+// UnmarshalTypeError.Value.
+func jsonValueKind(b []byte) string {
+	switch {
+	case len(b) == 0:
+		return "nothing"
+	case b[0] == '{':
+		return "object"
+	case b[0] == 't' || b[0] == 'f':
+		return "bool"
+	}
+	return "number"
 }
 
 // MarshalJSON writes the string form when there are no parts.
@@ -117,14 +133,86 @@ func decodeError(err error) error {
 	case errors.As(err, &se):
 		return &RequestError{Message: fmt.Sprintf("We could not parse the JSON body of your request: %v at byte %d.", se, se.Offset), Code: "invalid_json"}
 	case errors.As(err, &te):
-		param := te.Field
-		return &RequestError{Message: fmt.Sprintf("Invalid type for '%s': expected %s, got %s.", param, te.Type, te.Value), Param: param, Code: "invalid_type"}
+		if te.Field == "" {
+			return &RequestError{Message: fmt.Sprintf("The request body must be a JSON object (the chat completion request), got %s.", gotJSON(te.Value)), Code: "invalid_type"}
+		}
+		where := "'" + te.Field + "'"
+		if t := te.Type; t == reflect.TypeFor[Message]() || t == reflect.TypeFor[ContentPart]() {
+			where = "an element of " + where // the array was right, one element was not
+		}
+		return &RequestError{Message: fmt.Sprintf("Invalid type for %s: expected %s, got %s.", where, expectedJSON(te.Type), gotJSON(te.Value)),
+			Param: te.Field, Code: "invalid_type"}
 	}
 	msg := err.Error()
 	if strings.HasPrefix(msg, "json: ") {
 		msg = strings.TrimPrefix(msg, "json: ")
 	}
 	return &RequestError{Message: "Invalid request body: " + msg, Code: "invalid_request"}
+}
+
+// expectedJSON says in JSON terms what a field of type t holds: the
+// client wrote JSON, so a message must never name Go types.
+func expectedJSON(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "another JSON value"
+	}
+	switch t {
+	case reflect.TypeFor[[]Message]():
+		return "an array of message objects"
+	case reflect.TypeFor[Message]():
+		return "a message object ({\"role\": …, \"content\": …})"
+	case reflect.TypeFor[[]ContentPart]():
+		return "an array of content parts"
+	case reflect.TypeFor[ContentPart]():
+		return "a content part object ({\"type\": \"text\", \"text\": …})"
+	case reflect.TypeFor[Content]():
+		return "a string, an array of content parts, or null"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "another JSON value"
+}
+
+// gotJSON turns UnmarshalTypeError.Value ("string", "number 1.5", …) into
+// words.
+func gotJSON(v string) string {
+	switch v {
+	case "string":
+		return "a string"
+	case "number":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "array":
+		return "an array"
+	case "object":
+		return "an object"
+	case "null":
+		return "null"
+	}
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		if len(n) > 40 {
+			n = n[:40] + "…"
+		}
+		return "the number " + n
+	}
+	return "another JSON value"
 }
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}

@@ -4,17 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/sse"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
@@ -80,6 +77,8 @@ func (s *Server) withRoute(route string, next http.Handler) http.Handler {
 		ri := info(r.Context())
 		ri.route = route
 		rec := &statusRecorder{ResponseWriter: w}
+		s.active.Add(1)
+		defer s.active.Add(-1) // last: after the log line and the usage row
 		defer func() {
 			if p := recover(); p != nil {
 				if p == http.ErrAbortHandler {
@@ -168,76 +167,35 @@ func (w *statusRecorder) status() int {
 	return w.code
 }
 
-// auth admits callers: passthrough takes the Bearer token as the Qwen token;
-// otherwise a client key, the bootstrap key (QWENRELAY_API_KEY), or — with
-// no bootstrap key configured — any caller on loopback.
-func (s *Server) auth(next http.Handler) http.Handler {
+// ErrShuttingDown is the cause with which AbortOpen cancels the requests
+// still open when the shutdown grace period ran out.
+var ErrShuttingDown = errors.New("the relay is shutting down")
+
+// abortable gives the request a context that AbortOpen can cancel, and lets
+// the stream writer find out that it was (abortWriter).
+func (s *Server) abortable(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token := bearer(r)
-		if s.opts.Passthrough {
-			if token == "" {
-				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
-					Message: "Missing Authorization header: send 'Authorization: Bearer <your Qwen Chat token>' (this relay runs in passthrough mode)."})
-				return
-			}
-			info(r.Context()).clientCred = &upstream.Credential{ID: "client:" + Fingerprint(token), Token: token}
-			next.ServeHTTP(w, r)
-			return
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		or := &openRequest{cancel: cancel}
+		if s.open.add(or) {
+			defer s.open.remove(or)
+		} else {
+			cancel(ErrShuttingDown)
 		}
-		if token == "" {
-			token = r.Header.Get("X-Api-Key")
-		}
-		if err := s.admitCaller(r, token); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(&abortWriter{ResponseWriter: w, aborted: s.open.aborted, ri: info(ctx)}, r.WithContext(ctx))
 	})
 }
 
-func (s *Server) admitCaller(r *http.Request, token string) error {
-	if token != "" && s.opts.APIKey != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.opts.APIKey)) == 1 {
-		return nil // bootstrap key
-	}
-	if token != "" && s.opts.Keys != nil {
-		k, err := s.opts.Keys.Authenticate(r.Context(), token)
-		switch {
-		case err == nil:
-			info(r.Context()).key = k
-			return nil
-		case errors.Is(err, keys.ErrRevoked), errors.Is(err, keys.ErrExpired):
-			return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key",
-				Message: "This API key has been revoked or has expired; ask the operator for a new one."}
-		case !errors.Is(err, keys.ErrUnknownKey):
-			return err
-		}
-	}
-	if s.opts.APIKey == "" && isLoopback(r.RemoteAddr) {
-		return nil // local callers need no key while no bootstrap key is set
-	}
-	msg := "Incorrect or missing API key. Send 'Authorization: Bearer <key>' with a key the operator created (qwenrelay keys create)."
-	if s.opts.APIKey == "" && s.opts.Keys == nil {
-		msg = "This relay has no API key configured and only accepts clients on this machine; the operator must set QWENRELAY_API_KEY."
-	}
-	return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "invalid_api_key", Message: msg}
+// abortWriter carries what a stream needs to end itself properly on an
+// aborted shutdown; newSSEWriter looks for it.
+type abortWriter struct {
+	http.ResponseWriter
+	aborted <-chan struct{}
+	ri      *reqInfo
 }
 
-func bearer(r *http.Request) string {
-	h := r.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func (w *abortWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // limit caps requests in flight.
 func (s *Server) limit(next http.Handler) http.Handler {

@@ -235,7 +235,11 @@ func publicModel(m resolvedModel) openai.Model {
 }
 
 func (s *Server) modelNotFound(name string) error {
-	msg := fmt.Sprintf("The model '%s' does not exist or you do not have access to it.", name)
+	msg := fmt.Sprintf("The model '%s' does not exist or you do not have access to it.", quoted(name))
+	if len(name) > maxQuoted {
+		return &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "model_not_found", Param: "model",
+			Message: msg + " GET /v1/models lists the models."} // no edit distance over a huge name
+	}
 	if sug := s.models.suggest(name); len(sug) > 0 {
 		msg += " Did you mean: " + strings.Join(sug, ", ") + "? GET /v1/models lists them all."
 	}

@@ -2,11 +2,17 @@ package server
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/openai"
 )
@@ -61,10 +67,45 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
+// maxQuoted is how much client-supplied text (a path, a model name) an
+// error message quotes.
+const maxQuoted = 100
+
+// quoted makes client-supplied text fit to quote in an error message:
+// non-printable characters and invalid UTF-8 become '?', and text longer
+// than maxQuoted characters is cut, saying how long it was.
+func quoted(s string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range s {
+		if n == maxQuoted {
+			fmt.Fprintf(&b, "… (%d bytes)", len(s))
+			return b.String()
+		}
+		if r == utf8.RuneError || !unicode.IsPrint(r) {
+			r = '?'
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
 func errBody(typ, code, msg string) openai.ErrorBody { return openai.NewError(typ, code, "", msg) }
 
+// shutdownError is what a request aborted by a shutdown is answered with.
+func shutdownError() *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Type: openai.TypeServer, Code: "server_shutting_down",
+		Message: "the relay is shutting down and could not finish this request; retry it in a moment", RetryAfter: 5 * time.Second}
+}
+
 // writeError maps err and writes it as an OpenAI error, recording its kind.
+// A request aborted by a shutdown (AbortOpen) is answered 503
+// server_shutting_down, whatever the error its cancellation caused.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(context.Cause(r.Context()), ErrShuttingDown) {
+		err = shutdownError()
+	}
 	m := mapError(err, s.opts.Passthrough)
 	ri := info(r.Context())
 	ri.errKind = m.kind

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 
 // Options are the server's settings.
 type Options struct {
-	APIKey            string // "" = only loopback clients
+	APIKey            string // bootstrap key; "" = none (see auth.go for who may call)
 	Passthrough       bool   // the client's Bearer token is its Qwen token
 	MaxInFlight       int
 	MaxRequestBytes   int64
@@ -38,6 +39,9 @@ type Options struct {
 type KeyAuth interface {
 	Authenticate(ctx context.Context, plain string) (*store.Key, error)
 	Admit(ctx context.Context, key *store.Key, model string) (release func(tokens int64), err error)
+	// AnyKeys reports whether any client key exists (revoked or expired
+	// ones included); it may be cached briefly.
+	AnyKeys(ctx context.Context) (bool, error)
 }
 
 // UsageSink records usage rows off the request path.
@@ -53,7 +57,9 @@ type Server struct {
 	metrics  *metrics.Metrics
 	log      *slog.Logger
 	models   *modelCache
-	inFlight atomic.Int64
+	inFlight atomic.Int64 // API requests past auth, for the MaxInFlight cap
+	active   atomic.Int64 // requests in any handler, until their usage row is recorded
+	open     openRequests
 }
 
 // New builds a Server. picker may be nil only in passthrough mode.
@@ -73,6 +79,7 @@ func New(opts Options, r *relay.Relay, picker relay.Picker, m *metrics.Metrics, 
 	return &Server{
 		opts: opts, relay: r, picker: picker, metrics: m, log: log,
 		models: newModelCache(opts.ModelsTTL, opts.Now),
+		open:   openRequests{aborted: make(chan struct{}), reqs: map[*openRequest]struct{}{}},
 	}
 }
 
@@ -80,7 +87,7 @@ func New(opts Options, r *relay.Relay, picker relay.Picker, m *metrics.Metrics, 
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	api := func(route string, h http.HandlerFunc) http.Handler {
-		return s.withRoute(route, s.auth(s.limit(h)))
+		return s.withRoute(route, s.abortable(s.auth(s.limit(h))))
 	}
 	chat := api("chat", s.handleChat)
 	for _, p := range []string{"/v1/chat/completions", "/chat/completions", "/v1/v1/chat/completions"} {
@@ -93,17 +100,18 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(p+"/{id...}", methods(model, http.MethodGet))
 	}
 	mux.Handle("/healthz", s.withRoute("healthz", methods(http.HandlerFunc(s.handleHealth), http.MethodGet, http.MethodHead)))
-	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metrics.Handler(), http.MethodGet)))
+	mux.Handle("/metrics", s.withRoute("metrics", methods(s.metricsAuth(s.metrics.Handler()), http.MethodGet)))
 	mux.Handle("/", s.withRoute("not_found", http.HandlerFunc(s.handleNotFound)))
 	return s.requestID(s.cors(mux))
 }
 
-// WaitIdle waits until no API request is being served (their usage rows
-// are then recorded), or ctx ends. Call it after the HTTP server stopped.
+// WaitIdle waits until no request is being served and every usage row has
+// been handed to the sink, or ctx ends. Call it after the HTTP server
+// stopped (or after AbortOpen).
 func (s *Server) WaitIdle(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
-	for s.inFlight.Load() > 0 {
+	for s.active.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -113,13 +121,64 @@ func (s *Server) WaitIdle(ctx context.Context) error {
 	return nil
 }
 
+// openRequests tracks the API requests being served, so that a shutdown
+// whose grace period ran out can end them properly (AbortOpen).
+type openRequests struct {
+	mu      sync.Mutex
+	aborted chan struct{} // closed by AbortOpen
+	reqs    map[*openRequest]struct{}
+}
+
+type openRequest struct{ cancel context.CancelCauseFunc }
+
+// add registers a request; false means the server is already aborting.
+func (o *openRequests) add(r *openRequest) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case <-o.aborted:
+		return false
+	default:
+	}
+	o.reqs[r] = struct{}{}
+	return true
+}
+
+func (o *openRequests) remove(r *openRequest) {
+	o.mu.Lock()
+	delete(o.reqs, r)
+	o.mu.Unlock()
+}
+
+// AbortOpen ends every API request still being served, and every one that
+// arrives later, with ErrShuttingDown: their upstream calls are cancelled,
+// an open stream gets an OpenAI error event and [DONE] (see sseWriter.close)
+// and a request that has sent nothing yet gets 503 server_shutting_down.
+// Their usage rows are recorded as usual. Call it when the shutdown grace
+// period has run out, then wait for the handlers (WaitIdle). It returns how
+// many requests were open.
+func (s *Server) AbortOpen() int {
+	o := &s.open
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	select {
+	case <-o.aborted:
+	default:
+		close(o.aborted)
+	}
+	for r := range o.reqs {
+		r.cancel(ErrShuttingDown)
+	}
+	return len(o.reqs)
+}
+
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, map[string]any{"status": "ok", "in_flight": s.inFlight.Load()})
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
-		Message: "Unknown request URL: " + r.Method + " " + r.URL.Path + ". Use /v1/chat/completions or /v1/models."})
+		Message: "Unknown request URL: " + quoted(r.Method) + " " + quoted(r.URL.Path) + ". Use /v1/chat/completions or /v1/models."})
 }
 
 // methods answers 405 with an OpenAI error for other methods.
@@ -140,6 +199,6 @@ func methods(h http.Handler, allowed ...string) http.Handler {
 		}
 		w.Header().Set("Allow", allow)
 		writeJSON(w, r, http.StatusMethodNotAllowed, errBody("invalid_request_error", "method_not_allowed",
-			"Method "+r.Method+" is not allowed on "+r.URL.Path+"; use "+allow+"."))
+			"Method "+quoted(r.Method)+" is not allowed on "+quoted(r.URL.Path)+"; use "+allow+"."))
 	})
 }

@@ -324,7 +324,7 @@ func TestBadInput(t *testing.T) {
 	}{
 		{"malformed JSON", `{"model":`, 400, "invalid_json"},
 		{"wrong type", `{"model":5,"messages":[]}`, 400, "invalid_type"},
-		{"wrong content type", `{"model":"qwen3.7-plus","messages":[{"role":"user","content":5}]}`, 400, "invalid_request"},
+		{"wrong content type", `{"model":"qwen3.7-plus","messages":[{"role":"user","content":5}]}`, 400, "invalid_type"},
 		{"missing model", `{"messages":[{"role":"user","content":"hi"}]}`, 400, "missing_required_parameter"},
 		{"no messages", `{"model":"qwen3.7-plus","messages":[]}`, 400, "missing_required_parameter"},
 		{"n > 1", `{"model":"qwen3.7-plus","n":2,"messages":[{"role":"user","content":"hi"}]}`, 400, "unsupported_value"},

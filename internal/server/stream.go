@@ -1,10 +1,12 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/openai"
 	"github.com/qwenrelay/qwenrelay/internal/sse"
 )
 
@@ -27,6 +29,11 @@ type sseWriter struct {
 	pending   bool
 	holdArmed bool
 	holdTimer *time.Timer
+	// aborted is closed when a shutdown ends the open requests (AbortOpen);
+	// close then ends a stream that has not sent [DONE] with an error event.
+	aborted <-chan struct{}
+	ri      *reqInfo
+	done    bool // the closing frames ([DONE]) were written
 }
 
 // maxHold bounds how long a written frame may wait for the next one before
@@ -35,11 +42,26 @@ const maxHold = 2 * time.Millisecond
 
 var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
 
+// shutdownWriteTimeout bounds the write of the shutdown error event, so a
+// client that reads nothing cannot hold the shutdown up.
+const shutdownWriteTimeout = 2 * time.Second
+
+// shutdownFrame ends a stream cut short by a shutdown: an OpenAI error
+// event, which the SDKs raise, then [DONE].
+func shutdownFrame() []byte {
+	b, _ := json.Marshal(openai.NewError(openai.TypeServer, "server_shutting_down", "",
+		"the relay is shutting down and ended this answer before it was complete; retry the request"))
+	return append(sse.AppendData(nil, b), sse.Done...)
+}
+
 // newSSEWriter arms the heartbeat: if nothing is written for interval, a
 // comment is sent (committing the 200 SSE headers if needed). writeTimeout
 // bounds each write to the client.
 func newSSEWriter(w http.ResponseWriter, interval, writeTimeout time.Duration) *sseWriter {
 	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval, writeTO: writeTimeout}
+	if aw := findAbortWriter(w); aw != nil {
+		s.aborted, s.ri = aw.aborted, aw.ri
+	}
 	if interval > 0 {
 		s.mu.Lock() // beat must not run before s.timer is set
 		s.timer = time.AfterFunc(interval, s.beat)
@@ -148,14 +170,52 @@ func (s *sseWriter) deadlineLocked() {
 	}
 }
 
+// findAbortWriter looks for the abortable middleware's writer under w.
+func findAbortWriter(w http.ResponseWriter) *abortWriter {
+	for {
+		switch x := w.(type) {
+		case *abortWriter:
+			return x
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return nil
+		}
+	}
+}
+
 // close stops the writer and clears the write deadline, which would
-// otherwise outlive this request on a kept-alive connection.
+// otherwise outlive this request on a kept-alive connection. A stream that
+// a shutdown cut short (its handler saw the request's context cancelled and
+// wrote nothing more) is ended here with the shutdown error event and
+// [DONE]: on the handler's goroutine, under mu, so no write races.
 func (s *sseWriter) close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stopLocked()
+	if s.abortedLocked() && !s.done && !s.failed {
+		if s.writeTO <= 0 || s.writeTO > shutdownWriteTimeout {
+			s.writeTO = shutdownWriteTimeout
+		}
+		s.done = s.writeLocked(shutdownFrame())
+		if s.ri != nil {
+			s.ri.errKind = "server_shutting_down"
+		}
+	}
 	if s.writeTO > 0 {
 		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
+}
+
+func (s *sseWriter) abortedLocked() bool {
+	if s.aborted == nil {
+		return false
+	}
+	select {
+	case <-s.aborted:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -176,12 +236,13 @@ func (s *sseWriter) stopLocked() {
 	}
 }
 
-// finalWrite writes after stop (the closing frames).
+// finalWrite writes after stop the closing frames, which end with [DONE].
 func (s *sseWriter) finalWrite(frame []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failed {
 		return false
 	}
-	return s.writeLocked(frame)
+	s.done = s.writeLocked(frame)
+	return s.done
 }
