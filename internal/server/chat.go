@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -210,6 +211,10 @@ func appendFrame(dst []byte, body func([]byte) []byte) []byte {
 func (s *Server) endWithError(sw *sseWriter, r *http.Request, err error) {
 	m := mapError(err, s.opts.Passthrough)
 	info(r.Context()).errKind = m.kind
+	if errors.Is(context.Cause(r.Context()), ErrShuttingDown) {
+		s.metrics.StreamEnd("shutdown") // the writer ends the stream itself (sseWriter.close)
+		return
+	}
 	if m.status == StatusClientClosed {
 		s.metrics.StreamEnd("client_gone")
 		return
