@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -195,7 +196,15 @@ func (p *Pool) operatorWrite(ctx context.Context, id int64, mut func(a *store.Ac
 	}
 	e.saveMu.Lock()
 	defer e.saveMu.Unlock()
-	for range maxSaveTries {
+	for try := range maxOperatorTries {
+		if try > 0 {
+			// Another writer (a relay saving state) came first: back off a
+			// little, jittered, so the operator's write gets its turn.
+			d := time.Duration(rand.Int64N(int64(min(time.Millisecond<<min(try, 5), 20*time.Millisecond)) + 1))
+			if err := sleepCtx(ctx, d); err != nil {
+				return fmt.Errorf("pool: account %d: %w", id, err)
+			}
+		}
 		cur, err := p.st.GetAccount(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			p.drop(ctx, e, "deleted from the store")
@@ -233,6 +242,21 @@ func (p *Pool) operatorWrite(ctx context.Context, id int64, mut func(a *store.Ac
 		return nil
 	}
 	return fmt.Errorf("pool: account %d: %w (the record kept changing; try again)", id, store.ErrVersionConflict)
+}
+
+// maxOperatorTries bounds an operator's write against a record that keeps
+// changing; with the backoff between tries it spans about a second.
+const maxOperatorTries = 64
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // DeleteAccount removes an account from the store and the pool. Leases in
