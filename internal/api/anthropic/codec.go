@@ -2,6 +2,7 @@ package anthropic
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -81,10 +82,16 @@ func toolInput(c *toolcall.Call) []byte {
 	if c.Custom {
 		return marshal(map[string]string{"input": c.Input})
 	}
-	if strings.TrimSpace(c.Arguments) == "" {
+	args := strings.TrimSpace(c.Arguments)
+	if args == "" {
 		return []byte("{}")
 	}
-	return []byte(c.Arguments)
+	if args[0] != '{' || !json.Valid([]byte(args)) {
+		// Never happens with the parser's calls (their arguments are a
+		// JSON object); kept whole rather than sent as broken JSON.
+		return marshal(map[string]string{"input": c.Arguments})
+	}
+	return []byte(args)
 }
 
 // wireUsage is Anthropic's usage object.

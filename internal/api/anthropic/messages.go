@@ -112,7 +112,7 @@ func textOf(raw json.RawMessage, path string) (string, error) {
 
 func unsupportedMedia(path, typ string) error {
 	return api.Invalid("unsupported_content", path+".type",
-		"%s: %s blocks are not supported yet (images and files need the upload flow this relay does not have yet); send text only", path, typ)
+		"%s: %ss are not supported yet (%s blocks need the upload flow this relay does not have yet); send text only", path, typ, typ)
 }
 
 // assistant reads an assistant turn: text, tool_use and thinking blocks.
