@@ -70,8 +70,8 @@ func TestDecode(t *testing.T) {
 				"tools":[{"name":"f","description":"d","input_schema":{"type":"object"}},{"type":"custom","name":"g","input_schema":{}}],
 				"tool_choice":{"type":"any","disable_parallel_tool_use":true}}`,
 			want: api.Request{Model: "m", MaxTokens: 9, Thinking: ptr(true), ThinkingBudget: 2048,
-				Messages: []api.Message{{Role: "user", Text: "x"}},
-				Tools: []toolcall.Tool{{Name: "f", Description: "d", Parameters: []byte(`{"type":"object"}`)}, {Name: "g", Parameters: []byte(`{}`)}},
+				Messages:   []api.Message{{Role: "user", Text: "x"}},
+				Tools:      []toolcall.Tool{{Name: "f", Description: "d", Parameters: []byte(`{"type":"object"}`)}, {Name: "g", Parameters: []byte(`{}`)}},
 				ToolChoice: toolcall.Choice{Mode: toolcall.Required}},
 		},
 		{
@@ -79,8 +79,8 @@ func TestDecode(t *testing.T) {
 			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"x"}],"thinking":{"type":"adaptive"},
 				"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"f"}}`,
 			want: api.Request{Model: "m", MaxTokens: 9, Thinking: ptr(true), Parallel: true,
-				Messages: []api.Message{{Role: "user", Text: "x"}},
-				Tools:    []toolcall.Tool{{Name: "f", Parameters: []byte(`{"type":"object"}`)}},
+				Messages:   []api.Message{{Role: "user", Text: "x"}},
+				Tools:      []toolcall.Tool{{Name: "f", Parameters: []byte(`{"type":"object"}`)}},
 				ToolChoice: toolcall.Choice{Mode: toolcall.Function, Name: "f"}},
 		},
 		{
@@ -88,8 +88,8 @@ func TestDecode(t *testing.T) {
 			body: `{"model":"m","max_tokens":9,"messages":[{"role":"user","content":"x"}],"thinking":{"type":"disabled"},
 				"tools":[{"name":"f","input_schema":{"type":"object"}}],"tool_choice":{"type":"none"}}`,
 			want: api.Request{Model: "m", MaxTokens: 9, Thinking: ptr(false), Parallel: true,
-				Messages: []api.Message{{Role: "user", Text: "x"}},
-				Tools:    []toolcall.Tool{{Name: "f", Parameters: []byte(`{"type":"object"}`)}},
+				Messages:   []api.Message{{Role: "user", Text: "x"}},
+				Tools:      []toolcall.Tool{{Name: "f", Parameters: []byte(`{"type":"object"}`)}},
 				ToolChoice: toolcall.Choice{Mode: toolcall.None}},
 		},
 		{
