@@ -19,7 +19,7 @@ import (
 
 	"github.com/qwenrelay/qwenrelay/internal/app"
 	"github.com/qwenrelay/qwenrelay/internal/config"
-	"github.com/qwenrelay/qwenrelay/internal/openai"
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 )
 
 // serve runs the relay until ctx is cancelled, then stops accepting, lets

@@ -10,7 +10,7 @@ import (
 	"strconv"
 
 	"github.com/qwenrelay/qwenrelay/internal/keys"
-	"github.com/qwenrelay/qwenrelay/internal/openai"
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
