@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -29,7 +28,7 @@ func (Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
 }
 
 // NewID makes a message id ("msg_…").
-func (Codec) NewID() string { return "msg_" + rand.Text() }
+func (Codec) NewID() string { return api.RandomID("msg_", 24) }
 
 // NewStream returns the encoder of one streamed answer.
 func (Codec) NewStream(req *api.Request, meta api.Meta) api.StreamEncoder {
