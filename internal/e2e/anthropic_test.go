@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go"
 	aoption "github.com/anthropics/anthropic-sdk-go/option"
@@ -29,9 +30,14 @@ func (e *env) anthropicClient(key string) anthropic.Client {
 		aoption.WithAPIKey(key), aoption.WithMaxRetries(0), aoption.WithHTTPClient(e.httpc))
 }
 
-func startAnthropic(t *testing.T) (*env, anthropic.Client) {
+func startAnthropic(t *testing.T, cfg ...func(*config.Config)) (*env, anthropic.Client) {
 	t.Helper()
-	e := start(t, setup{cfg: func(c *config.Config) { c.ModelAliases = claudeAlias }})
+	e := start(t, setup{cfg: func(c *config.Config) {
+		c.ModelAliases = claudeAlias
+		for _, f := range cfg {
+			f(c)
+		}
+	}})
 	return e, e.anthropicClient(apiKey)
 }
 
@@ -185,9 +191,44 @@ func TestAnthropicErrors(t *testing.T) {
 // error event; the SDK returns it from the stream.
 func TestAnthropicMidStreamFailure(t *testing.T) {
 	_, c := startAnthropic(t)
-	msg, _, err := streamMessage(context.Background(), c, userParams("claude-sonnet-4-5", "go [[qwenfake tokens=8 fail=cut after=3]]"))
-	if err == nil || !strings.Contains(err.Error(), "error") {
-		t.Fatalf("err = %v, message %s", err, msg.RawJSON())
+	msg, types, err := streamMessage(context.Background(), c, userParams("claude-sonnet-4-5", "go [[qwenfake tokens=8 fail=cut after=3]]"))
+	var apiErr *anthropic.Error
+	if !errors.As(err, &apiErr) || apiErr.Type() != "overloaded_error" {
+		t.Fatalf("err = %v, want an overloaded_error event; events %v", err, types)
+	}
+	if len(msg.Content) != 1 || msg.Content[0].Text == "" || msg.StopReason != "" {
+		t.Errorf("partial message = %s", msg.RawJSON())
+	}
+}
+
+// TestAnthropicFailureBeforeFirstByte: a streamed request that fails before
+// anything was sent gets an HTTP error, with Retry-After on a 429.
+func TestAnthropicFailureBeforeFirstByte(t *testing.T) {
+	_, c := startAnthropic(t, func(c *config.Config) { c.RetryBudget = 300 * time.Millisecond })
+	tests := []struct {
+		name       string
+		directive  string
+		wantStatus int
+		wantType   string
+		retryAfter bool
+	}{
+		{"upstream 500", "[[qwenfake fail=http500]]", 529, "overloaded_error", false},
+		{"upstream 429", "[[qwenfake fail=http429 retry_after=7]]", 429, "rate_limit_error", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, types, err := streamMessage(context.Background(), c, userParams("claude-sonnet-4-5", "hi "+tt.directive))
+			var apiErr *anthropic.Error
+			if !errors.As(err, &apiErr) || len(types) != 0 {
+				t.Fatalf("err = %v, events %v", err, types)
+			}
+			if apiErr.StatusCode != tt.wantStatus || string(apiErr.Type()) != tt.wantType {
+				t.Errorf("got %d %s", apiErr.StatusCode, apiErr.RawJSON())
+			}
+			if ra := apiErr.Response.Header.Get("Retry-After"); (ra != "") != tt.retryAfter {
+				t.Errorf("Retry-After = %q", ra)
+			}
+		})
 	}
 }
 
@@ -260,13 +301,26 @@ func claudeCodeRequest(t *testing.T, directive string) []byte {
 func TestAnthropicClaudeCodeReplay(t *testing.T) {
 	e, _ := startAnthropic(t)
 	resp := e.postRaw(t, claudeCodeRequest(t, "[[qwenfake seed=cc tokens=5 think=3]]"))
+	msg, _ := readEvents(t, resp)
+	if len(msg.Content) != 2 || msg.Content[0].Thinking != qwenfake.SummaryText("cc", 3) ||
+		msg.Content[1].Text != qwenfake.AnswerText("cc", 5) || msg.StopReason != anthropic.StopReasonEndTurn {
+		t.Errorf("message = %s", msg.RawJSON())
+	}
+}
+
+// readEvents reads a streamed answer with the SDK's decoder and returns
+// the accumulated message and the event types.
+func readEvents(t *testing.T, resp *http.Response) (anthropic.Message, []string) {
+	t.Helper()
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		t.Fatalf("status %d: %s", resp.StatusCode, b)
 	}
 	st := ssestream.NewStream[anthropic.MessageStreamEventUnion](ssestream.NewDecoder(resp), nil)
 	var msg anthropic.Message
+	var types []string
 	for st.Next() {
+		types = append(types, st.Current().Type)
 		if err := msg.Accumulate(st.Current()); err != nil {
 			t.Fatal(err)
 		}
@@ -274,8 +328,5 @@ func TestAnthropicClaudeCodeReplay(t *testing.T) {
 	if err := st.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(msg.Content) != 2 || msg.Content[0].Thinking != qwenfake.SummaryText("cc", 3) ||
-		msg.Content[1].Text != qwenfake.AnswerText("cc", 5) || msg.StopReason != anthropic.StopReasonEndTurn {
-		t.Errorf("message = %s", msg.RawJSON())
-	}
+	return msg, types
 }
