@@ -162,11 +162,12 @@ func TestAnthropicToolChoice(t *testing.T) {
 func echoPrompt(t *testing.T, c anthropic.Client, p anthropic.MessageNewParams) string {
 	t.Helper()
 	msg := askAnthropic(t, c, false, p)
-	if len(msg.Content) != 1 {
+	last := msg.Content[len(msg.Content)-1]
+	if last.Type != "text" {
 		t.Fatalf("echo answer = %s", msg.RawJSON())
 	}
 	var prompt string
-	if err := json.Unmarshal([]byte(msg.Content[0].Text), &prompt); err != nil {
+	if err := json.Unmarshal([]byte(last.Text), &prompt); err != nil {
 		t.Fatalf("echo answer is not a JSON string: %v", err)
 	}
 	return prompt
