@@ -144,6 +144,12 @@ func TestDecode(t *testing.T) {
 				{Role: "assistant", ToolCalls: []toolcall.Call{{ID: "c1", Name: "f", Arguments: `{"a":1}`}, {Index: 1, ID: "c2", Name: "f", Arguments: `{"a":2}`}}},
 				{Role: "tool", Text: "r1", ToolCallID: "c1", ToolName: "f"}, {Role: "tool", Text: "r2", ToolCallID: "c2", ToolName: "f"}})
 		}},
+		{"replayed reasoning goes with the next assistant turn", `{"model":"m","input":[{"role":"user","content":"q"},
+			{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"a"},{"type":"summary_text","text":"b"}],"encrypted_content":"zz"},
+			{"role":"assistant","content":[{"type":"output_text","text":"ans"}]},
+			{"type":"reasoning","summary":[{"type":"summary_text","text":"dangling"}]}]}`, func(t *testing.T, r *api.Request) {
+			assertMessages(t, r.Messages, []api.Message{{Role: "user", Text: "q"}, {Role: "assistant", Text: "ans", Reasoning: "a\n\nb"}})
+		}},
 		{"hosted call records dropped", `{"model":"m","input":[{"type":"web_search_call","id":"ws_1","status":"completed"},
 			{"type":"compaction","encrypted_content":"x"},{"role":"user","content":"q"}]}`, func(t *testing.T, r *api.Request) {
 			assertMessages(t, r.Messages, []api.Message{{Role: "user", Text: "q"}})
