@@ -17,9 +17,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/app"
 	"github.com/qwenrelay/qwenrelay/internal/config"
-	"github.com/qwenrelay/qwenrelay/internal/openai"
 )
 
 // serve runs the relay until ctx is cancelled, then stops accepting, lets

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/keys"
-	"github.com/qwenrelay/qwenrelay/internal/openai"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )

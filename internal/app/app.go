@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/qwenrelay/qwenrelay/internal/catalog"
+
 	"github.com/qwenrelay/qwenrelay/internal/admin"
 	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/keys"
@@ -131,10 +133,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		picker = a.Pool
 	}
 	rl := relay.New(provider, relay.Options{Attempts: cfg.RetryAttempts, Budget: cfg.RetryBudget, Backoff: cfg.RetryBackoff}, a.Metrics, log)
+	aliases, err := catalog.ParseAliases(cfg.ModelAliases)
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	srv := server.New(server.Options{
 		APIKey: cfg.APIKey, Passthrough: cfg.Passthrough, MaxInFlight: cfg.MaxInFlight,
 		MaxRequestBytes: cfg.MaxRequestBytes, HeartbeatInterval: cfg.HeartbeatInterval,
 		ModelsTTL: cfg.ModelsTTL, CORSOrigins: cfg.CORSOrigins,
+		ModelAliases: aliases, ToolRetries: cfg.ToolRetries,
 		Keys: a.Keys, Usage: a.Recorder,
 	}, rl, picker, a.Metrics, log)
 	a.Handler, a.server = srv.Handler(), srv

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/qwenrelay/qwenrelay/internal/catalog"
 )
 
 // Config is every setting of the relay.
@@ -99,7 +101,13 @@ type Config struct {
 	MaxRequestBytes int64         `yaml:"max_request_bytes"`
 	UpstreamMaxBody int           `yaml:"upstream_max_body"`
 	ModelsTTL       time.Duration `yaml:"models_ttl"`
-	CORSOrigins     []string      `yaml:"cors_origins"`
+	// ModelAliases maps the model names agents send to Qwen models:
+	// "alias=model,prefix*=model" (exact aliases win over prefixes).
+	ModelAliases string `yaml:"model_aliases"`
+	// ToolRetries: how many times a required tool call is asked for again
+	// when the model answered in prose.
+	ToolRetries int      `yaml:"tool_retries"`
+	CORSOrigins []string `yaml:"cors_origins"`
 
 	LogLevel        string        `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat       string        `yaml:"log_format"` // json | text
@@ -147,6 +155,7 @@ func Default() Config {
 		MaxRequestBytes:      8 << 20,
 		UpstreamMaxBody:      128000,
 		ModelsTTL:            time.Hour,
+		ToolRetries:          1,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "json",
@@ -233,6 +242,12 @@ func (c *Config) Validate() error {
 		if p.v < 0 {
 			bad("%s must be >= 0 (0 disables it)", p.name)
 		}
+	}
+	if _, err := catalog.ParseAliases(c.ModelAliases); err != nil {
+		bad("model_aliases: %v", err)
+	}
+	if c.ToolRetries < 0 || c.ToolRetries > 5 {
+		bad("tool_retries must be between 0 and 5")
 	}
 	if c.ThinkingBudget < 0 {
 		bad("thinking_budget must be >= 0")

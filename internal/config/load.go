@@ -130,6 +130,8 @@ var settings = []setting{
 	{"max-request-bytes", "max client request body size", int64v(func(c *Config) *int64 { return &c.MaxRequestBytes })},
 	{"upstream-max-body", "max upstream request body; larger prompts get 413", integer(func(c *Config) *int { return &c.UpstreamMaxBody })},
 	{"models-ttl", "how long the model list is cached", duration(func(c *Config) *time.Duration { return &c.ModelsTTL })},
+	{"model-aliases", "model names agents send mapped to Qwen models: alias=model,prefix*=model", str(func(c *Config) *string { return &c.ModelAliases })},
+	{"tool-retries", "times a required tool call is asked for again after a prose answer (0-5)", integer(func(c *Config) *int { return &c.ToolRetries })},
 	{"cors-origins", "comma-separated allowed CORS origins (* = any, empty = CORS off)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 	{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},
 	{"log-format", "json or text", str(func(c *Config) *string { return &c.LogFormat })},

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/toolcall"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
@@ -13,6 +14,7 @@ import (
 type Answer struct {
 	Content      string
 	Reasoning    string
+	Calls        []toolcall.Call
 	Result       upstream.Result
 	FinishReason string    // "stop", or what the upstream said, or "content_filter"
 	First        time.Time // when the first event arrived (time to first token)
@@ -41,7 +43,7 @@ func (r *Relay) Complete(ctx context.Context, picker Picker, req *upstream.ChatR
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if upstream.KindOf(err) == upstream.KindContentFilter && ans.Content != "" {
+		if upstream.KindOf(err) == upstream.KindContentFilter && (ans.Content != "" || len(ans.Calls) > 0) {
 			ans.FinishReason = "content_filter"
 			return ans, nil
 		}
@@ -70,9 +72,12 @@ func (r *Relay) fold(st *Stream) (*Answer, error) {
 		if first {
 			ans.First = r.now()
 		}
-		if ev.Type == upstream.EventReasoning {
+		switch ev.Type {
+		case upstream.EventReasoning:
 			reasoning.WriteString(ev.Text)
-		} else {
+		case upstream.EventToolCall:
+			ans.Calls = append(ans.Calls, *ev.Call)
+		default:
 			content.WriteString(ev.Text)
 		}
 	}

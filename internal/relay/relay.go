@@ -211,6 +211,9 @@ func (r *Relay) attempt(ctx context.Context, lease Lease, req *upstream.ChatRequ
 		lease.Release(err)
 		return nil, err
 	}
+	if req.Transform != nil {
+		s = req.Transform(s)
+	}
 	ev, err := s.Next()
 	if err == io.EOF {
 		err = &upstream.Error{Kind: upstream.KindEmpty, Message: "the upstream finished without any answer"}
@@ -221,7 +224,7 @@ func (r *Relay) attempt(ctx context.Context, lease Lease, req *upstream.ChatRequ
 		return nil, err
 	}
 	st := &Stream{first: ev, hasFirst: true, s: s, lease: lease, CredentialID: cred.ID}
-	st.answered = ev.Type == upstream.EventContent
+	st.answered = ev.Type != upstream.EventReasoning
 	return st, nil
 }
 

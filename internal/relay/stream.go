@@ -62,8 +62,8 @@ func (s *Stream) next() (upstream.Event, error) {
 		s.lastErr = err
 	case err != nil && err != io.EOF:
 		s.lastErr = err
-	case err == nil && ev.Type == upstream.EventContent:
-		s.answered = true
+	case err == nil && ev.Type != upstream.EventReasoning:
+		s.answered = true // answer text or a tool call
 	}
 	return ev, err
 }

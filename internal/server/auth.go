@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/qwenrelay/qwenrelay/internal/api"
+
 	"github.com/qwenrelay/qwenrelay/internal/keys"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
@@ -29,7 +31,7 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		token := bearer(r)
 		if s.opts.Passthrough {
 			if token == "" {
-				s.writeError(w, r, &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: "missing_api_key",
+				s.writeError(w, r, &api.Problem{Status: http.StatusUnauthorized, Class: api.ClassInvalidRequest, Code: "missing_api_key",
 					Message: "Missing Authorization header: send 'Authorization: Bearer <your Qwen Chat token>' (this relay runs in passthrough mode)."})
 				return
 			}
@@ -134,8 +136,8 @@ func (s *Server) keyRequired(ctx context.Context) bool {
 	return any
 }
 
-func unauthorized(code, msg string) *apiError {
-	return &apiError{Status: http.StatusUnauthorized, Type: "invalid_request_error", Code: code, Message: msg}
+func unauthorized(code, msg string) *api.Problem {
+	return &api.Problem{Status: http.StatusUnauthorized, Class: api.ClassInvalidRequest, Code: code, Message: msg}
 }
 
 func bearer(r *http.Request) string {

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/qwenrelay/qwenrelay/internal/sse"
+	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
@@ -32,6 +32,7 @@ type reqInfo struct {
 	key        *store.Key           // the caller's client key, nil for the bootstrap key or loopback
 	accountID  int64
 	usage      upstream.Usage
+	codec      api.Codec // the route's API surface (nil: not an answer route)
 }
 
 type ctxKey struct{}
@@ -86,17 +87,20 @@ func (s *Server) withRoute(route string, next http.Handler) http.Handler {
 				}
 				s.log.Error("panic", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
 				ri.errKind = "panic"
+				ip := &api.Problem{Status: http.StatusInternalServerError, Class: api.ClassServer, Code: "internal_error",
+					Message: "internal error; see the relay's log"}
 				switch {
 				case !rec.wrote:
-					writeJSON(rec, r, http.StatusInternalServerError, errBody("server_error", "internal_error", "internal error; see the relay's log"))
+					status, body := codecOf(ri).Error(ip)
+					writeJSONBytes(rec, r, status, body)
 				case strings.HasPrefix(rec.Header().Get("Content-Type"), "text/event-stream"):
 					// The stream had begun: end it visibly, never silently.
-					_, _ = rec.Write(append([]byte(`data: {"error":{"message":"internal error; see the relay's log","type":"server_error","param":null,"code":"internal_error"}}`+"\n\n"), sse.Done...))
+					_, _ = rec.Write(codecOf(ri).NewStream(&api.Request{}, api.Meta{}).Fail(nil, ip))
 				}
 			}
 			status := rec.status()
 			s.logRequest(r, ri, status)
-			if route == "chat" {
+			if ri.codec != nil {
 				s.recordUsage(ri, status)
 			}
 		}()
@@ -202,7 +206,7 @@ func (s *Server) limit(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n := s.inFlight.Add(1); n > int64(s.opts.MaxInFlight) {
 			s.inFlight.Add(-1)
-			s.writeError(w, r, &apiError{Status: http.StatusTooManyRequests, Type: "rate_limit_error", Code: "server_busy",
+			s.writeError(w, r, &api.Problem{Status: http.StatusTooManyRequests, Class: api.ClassRateLimit, Code: "server_busy",
 				Message: "the relay is at its limit of requests in flight (QWENRELAY_MAX_IN_FLIGHT); retry shortly", RetryAfter: 5 * time.Second})
 			return
 		}

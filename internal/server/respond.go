@@ -2,19 +2,14 @@ package server
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/qwenrelay/qwenrelay/internal/openai"
 )
 
 // gzipMinSize is the smallest body worth compressing.
@@ -89,31 +84,4 @@ func quoted(s string) string {
 		n++
 	}
 	return b.String()
-}
-
-func errBody(typ, code, msg string) openai.ErrorBody { return openai.NewError(typ, code, "", msg) }
-
-// shutdownError is what a request aborted by a shutdown is answered with.
-func shutdownError() *apiError {
-	return &apiError{Status: http.StatusServiceUnavailable, Type: openai.TypeServer, Code: "server_shutting_down",
-		Message: "the relay is shutting down and could not finish this request; retry it in a moment", RetryAfter: 5 * time.Second}
-}
-
-// writeError maps err and writes it as an OpenAI error, recording its kind.
-// A request aborted by a shutdown (AbortOpen) is answered 503
-// server_shutting_down, whatever the error its cancellation caused.
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(context.Cause(r.Context()), ErrShuttingDown) {
-		err = shutdownError()
-	}
-	m := mapError(err, s.opts.Passthrough)
-	ri := info(r.Context())
-	ri.errKind = m.kind
-	if m.status == StatusClientClosed {
-		return // nobody is listening
-	}
-	if m.retryAfter > 0 {
-		w.Header().Set("Retry-After", retryAfterHeader(m.retryAfter))
-	}
-	writeJSON(w, r, m.status, m.body)
 }

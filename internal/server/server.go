@@ -10,6 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/qwenrelay/qwenrelay/internal/api"
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
+	"github.com/qwenrelay/qwenrelay/internal/catalog"
+
 	"github.com/qwenrelay/qwenrelay/internal/metrics"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
 	"github.com/qwenrelay/qwenrelay/internal/store"
@@ -33,6 +37,30 @@ type Options struct {
 	// ClientWriteTimeout bounds each write to a streaming client; a client
 	// that reads nothing for that long is dropped. 0 = 60s.
 	ClientWriteTimeout time.Duration
+	// ModelAliases maps the model names agents send to catalog models.
+	ModelAliases *catalog.Aliases
+	// ToolRetries: how many times a required tool call is asked for again
+	// when the model answered in prose (0 = never).
+	ToolRetries int
+	// Surfaces are the API surfaces served besides OpenAI chat completions.
+	Surfaces []Surface
+}
+
+// Surface is one API surface: its codec, the paths of its answer route,
+// and other routes of its own (count_tokens, stored responses).
+type Surface struct {
+	Route string
+	Codec api.Codec
+	Paths []string
+	Extra []Route
+}
+
+// Route is an extra handler of a surface: Pattern is a ServeMux pattern
+// with its method ("GET /v1/responses/{id}").
+type Route struct {
+	Route   string
+	Pattern string
+	Handler http.Handler
 }
 
 // KeyAuth is what the server needs of the client key service.
@@ -56,7 +84,7 @@ type Server struct {
 	picker   relay.Picker // nil in passthrough mode
 	metrics  *metrics.Metrics
 	log      *slog.Logger
-	models   *modelCache
+	catalog  *catalog.Catalog
 	inFlight atomic.Int64 // API requests past auth, for the MaxInFlight cap
 	active   atomic.Int64 // requests in any handler, until their usage row is recorded
 	open     openRequests
@@ -78,23 +106,41 @@ func New(opts Options, r *relay.Relay, picker relay.Picker, m *metrics.Metrics, 
 	}
 	return &Server{
 		opts: opts, relay: r, picker: picker, metrics: m, log: log,
-		models: newModelCache(opts.ModelsTTL, opts.Now),
-		open:   openRequests{aborted: make(chan struct{}), reqs: map[*openRequest]struct{}{}},
+		catalog: catalog.New(opts.ModelsTTL, opts.Now, opts.ModelAliases),
+		open:    openRequests{aborted: make(chan struct{}), reqs: map[*openRequest]struct{}{}},
 	}
+}
+
+// withCodec marks the route's API surface, so every error on it, from the
+// middleware too, is rendered in that surface's shape.
+func (s *Server) withCodec(c api.Codec, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).codec = c
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the root handler with all middleware applied.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	api := func(route string, h http.HandlerFunc) http.Handler {
+	route := func(route string, h http.Handler) http.Handler {
 		return s.withRoute(route, s.abortable(s.auth(s.limit(h))))
 	}
-	chat := api("chat", s.handleChat)
-	for _, p := range []string{"/v1/chat/completions", "/chat/completions", "/v1/v1/chat/completions"} {
-		mux.Handle(p, methods(chat, http.MethodPost))
+	answers := func(name string, c api.Codec, paths ...string) {
+		h := s.withCodec(c, route(name, s.serveAnswer(c)))
+		for _, p := range paths {
+			mux.Handle(p, methods(h, http.MethodPost))
+		}
 	}
-	models := api("models", s.handleModels)
-	model := api("model", s.handleModel)
+	answers("chat", openai.Codec{}, "/v1/chat/completions", "/chat/completions", "/v1/v1/chat/completions")
+	for _, sf := range s.opts.Surfaces {
+		answers(sf.Route, sf.Codec, sf.Paths...)
+		for _, x := range sf.Extra {
+			mux.Handle(x.Pattern, s.withCodec(sf.Codec, route(x.Route, x.Handler)))
+		}
+	}
+	models := route("models", http.HandlerFunc(s.handleModels))
+	model := route("model", http.HandlerFunc(s.handleModel))
 	for _, p := range []string{"/v1/models", "/models", "/v1/v1/models"} {
 		mux.Handle(p, methods(models, http.MethodGet))
 		mux.Handle(p+"/{id...}", methods(model, http.MethodGet))
@@ -177,7 +223,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, &apiError{Status: http.StatusNotFound, Type: "invalid_request_error", Code: "unknown_url",
+	s.writeError(w, r, &api.Problem{Status: http.StatusNotFound, Class: api.ClassInvalidRequest, Code: "unknown_url",
 		Message: "Unknown request URL: " + quoted(r.Method) + " " + quoted(r.URL.Path) + ". Use /v1/chat/completions or /v1/models."})
 }
 
@@ -198,7 +244,8 @@ func methods(h http.Handler, allowed ...string) http.Handler {
 			}
 		}
 		w.Header().Set("Allow", allow)
-		writeJSON(w, r, http.StatusMethodNotAllowed, errBody("invalid_request_error", "method_not_allowed",
-			"Method "+quoted(r.Method)+" is not allowed on "+quoted(r.URL.Path)+"; use "+allow+"."))
+		status, body := codecOf(info(r.Context())).Error(&api.Problem{Status: http.StatusMethodNotAllowed, Class: api.ClassInvalidRequest,
+			Code: "method_not_allowed", Message: "Method " + quoted(r.Method) + " is not allowed on " + quoted(r.URL.Path) + "; use " + allow + "."})
+		writeJSONBytes(w, r, status, body)
 	})
 }

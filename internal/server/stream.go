@@ -1,13 +1,11 @@
 package server
 
 import (
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
 
-	"github.com/qwenrelay/qwenrelay/internal/openai"
-	"github.com/qwenrelay/qwenrelay/internal/sse"
+	"github.com/qwenrelay/qwenrelay/internal/api"
 )
 
 // sseWriter writes one SSE response. It is shared by the handler goroutine
@@ -34,31 +32,25 @@ type sseWriter struct {
 	aborted <-chan struct{}
 	ri      *reqInfo
 	done    bool // the closing frames ([DONE]) were written
+	// heartbeat and shutdown are the surface's keep-alive frame and the
+	// frames that end a stream cut short by a shutdown.
+	heartbeat, shutdown []byte
 }
 
 // maxHold bounds how long a written frame may wait for the next one before
 // it is flushed anyway.
 const maxHold = 2 * time.Millisecond
 
-var heartbeatFrame = sse.AppendComment(nil, "keep-alive")
-
 // shutdownWriteTimeout bounds the write of the shutdown error event, so a
 // client that reads nothing cannot hold the shutdown up.
 const shutdownWriteTimeout = 2 * time.Second
 
-// shutdownFrame ends a stream cut short by a shutdown: an OpenAI error
-// event, which the SDKs raise, then [DONE].
-func shutdownFrame() []byte {
-	b, _ := json.Marshal(openai.NewError(openai.TypeServer, "server_shutting_down", "",
-		"the relay is shutting down and ended this answer before it was complete; retry the request"))
-	return append(sse.AppendData(nil, b), sse.Done...)
-}
-
-// newSSEWriter arms the heartbeat: if nothing is written for interval, a
-// comment is sent (committing the 200 SSE headers if needed). writeTimeout
-// bounds each write to the client.
-func newSSEWriter(w http.ResponseWriter, interval, writeTimeout time.Duration) *sseWriter {
-	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval, writeTO: writeTimeout}
+// newSSEWriter arms the heartbeat: if nothing is written for interval, the
+// encoder's keep-alive is sent (committing the 200 SSE headers if needed).
+// writeTimeout bounds each write to the client.
+func newSSEWriter(w http.ResponseWriter, interval, writeTimeout time.Duration, enc api.StreamEncoder) *sseWriter {
+	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval, writeTO: writeTimeout,
+		heartbeat: enc.Heartbeat(nil), shutdown: enc.Fail(nil, shutdownProblem(true))}
 	if aw := findAbortWriter(w); aw != nil {
 		s.aborted, s.ri = aw.aborted, aw.ri
 	}
@@ -76,7 +68,7 @@ func (s *sseWriter) beat() {
 	if s.stopped || s.failed {
 		return
 	}
-	s.writeLocked(heartbeatFrame)
+	s.writeLocked(s.heartbeat)
 	s.timer.Reset(s.interval)
 }
 
@@ -197,7 +189,7 @@ func (s *sseWriter) close() {
 		if s.writeTO <= 0 || s.writeTO > shutdownWriteTimeout {
 			s.writeTO = shutdownWriteTimeout
 		}
-		s.done = s.writeLocked(shutdownFrame())
+		s.done = s.writeLocked(s.shutdown)
 		if s.ri != nil {
 			s.ri.errKind = "server_shutting_down"
 		}

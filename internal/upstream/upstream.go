@@ -7,6 +7,8 @@ import (
 	"context"
 	"io"
 	"net/http"
+
+	"github.com/qwenrelay/qwenrelay/internal/toolcall"
 )
 
 // Credential authorises one upstream call. Token is secret and must never be
@@ -35,6 +37,11 @@ type ChatRequest struct {
 	ThinkingBudget int
 	// MaxTokens is passed on where the provider accepts it; 0 means unset.
 	MaxTokens int
+	// Transform, when set, wraps the stream of every attempt (a fresh
+	// wrapper per attempt): the tool-call parser, which turns call blocks
+	// in the text into EventToolCall events. The relay sees the wrapped
+	// events, so a call counts as an answer.
+	Transform func(Stream) Stream
 }
 
 // EventType tells what an Event carries.
@@ -45,12 +52,17 @@ const (
 	EventReasoning EventType = iota + 1
 	// EventContent carries an increment of the answer text.
 	EventContent
+	// EventToolCall carries one complete tool call (Call), made by a
+	// Transform.
+	EventToolCall
 )
 
-// Event is one increment of a streamed answer. Text is never empty.
+// Event is one increment of a streamed answer. Text is never empty for
+// reasoning and content.
 type Event struct {
 	Type EventType
 	Text string
+	Call *toolcall.Call // EventToolCall
 }
 
 // Usage is the token accounting the upstream reported (the last cumulative

@@ -41,11 +41,13 @@ type Choice struct {
 	FinishReason string          `json:"finish_reason"`
 }
 
-// ResponseMessage is the assistant message of a ChatCompletion.
+// ResponseMessage is the assistant message of a ChatCompletion. Content is
+// null when the answer is only tool calls.
 type ResponseMessage struct {
-	Role             string `json:"role"`
-	Content          string `json:"content"`
-	ReasoningContent string `json:"reasoning_content,omitempty"`
+	Role             string     `json:"role"`
+	Content          *string    `json:"content"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
 }
 
 // Model is one entry of the model list.

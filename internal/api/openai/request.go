@@ -15,17 +15,21 @@ import (
 // understands. Unknown fields are accepted and ignored, as OpenAI clients send
 // many optional ones.
 type ChatRequest struct {
-	Model               string         `json:"model"`
-	Messages            []Message      `json:"messages"`
-	Stream              bool           `json:"stream"`
-	StreamOptions       *StreamOptions `json:"stream_options,omitempty"`
-	N                   *int           `json:"n,omitempty"`
-	MaxTokens           *int           `json:"max_tokens,omitempty"`
-	MaxCompletionTokens *int           `json:"max_completion_tokens,omitempty"`
-	Temperature         *float64       `json:"temperature,omitempty"`
-	TopP                *float64       `json:"top_p,omitempty"`
-	Tools               []any          `json:"tools,omitempty"`
-	ToolChoice          any            `json:"tool_choice,omitempty"`
+	Model               string          `json:"model"`
+	Messages            []Message       `json:"messages"`
+	Stream              bool            `json:"stream"`
+	StreamOptions       *StreamOptions  `json:"stream_options,omitempty"`
+	N                   *int            `json:"n,omitempty"`
+	MaxTokens           *int            `json:"max_tokens,omitempty"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+	TopP                *float64        `json:"top_p,omitempty"`
+	Tools               []Tool          `json:"tools,omitempty"`
+	ToolChoice          json.RawMessage `json:"tool_choice,omitempty"`
+	ParallelToolCalls   *bool           `json:"parallel_tool_calls,omitempty"`
+	// Functions and FunctionCall are the legacy form of Tools and ToolChoice.
+	Functions    []FunctionDef   `json:"functions,omitempty"`
+	FunctionCall json.RawMessage `json:"function_call,omitempty"`
 	// Thinking controls, as sent by various clients.
 	EnableThinking  *bool   `json:"enable_thinking,omitempty"`
 	ReasoningEffort *string `json:"reasoning_effort,omitempty"`
@@ -40,11 +44,13 @@ type StreamOptions struct {
 // Message is one chat message. Content is either a string or an array of
 // content parts; both decode into Parts/Text via UnmarshalJSON.
 type Message struct {
-	Role       string          `json:"role"`
-	Content    Content         `json:"content"`
-	Name       string          `json:"name,omitempty"`
-	ToolCalls  json.RawMessage `json:"tool_calls,omitempty"`
-	ToolCallID string          `json:"tool_call_id,omitempty"`
+	Role       string     `json:"role"`
+	Content    Content    `json:"content"`
+	Name       string     `json:"name,omitempty"`
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`
+	ToolCallID string     `json:"tool_call_id,omitempty"`
+	// FunctionCall is the legacy form of one assistant tool call.
+	FunctionCall *FunctionCall `json:"function_call,omitempty"`
 }
 
 // Content is a message's content: a plain string or a list of parts.
@@ -228,8 +234,8 @@ func (r *ChatRequest) Validate() error {
 	if r.N != nil && *r.N != 1 {
 		return &RequestError{Message: "n > 1 is not supported: the upstream produces one answer per request; send separate requests instead", Param: "n", Code: "unsupported_value"}
 	}
-	if len(r.Tools) > 0 {
-		return &RequestError{Message: "tools (function calling) are not supported by the Qwen Chat upstream yet; send the request without 'tools'", Param: "tools", Code: "unsupported_parameter"}
+	if err := r.validateTools(); err != nil {
+		return err
 	}
 	for i, m := range r.Messages {
 		if !validRoles[m.Role] {
