@@ -127,7 +127,7 @@ func serve(t *testing.T, h http.HandlerFunc, id string, rec *httptest.ResponseRe
 }
 
 // failingStore fails every call with a non-"not found" error.
-type failingStore struct{ MemoryStore }
+type failingStore struct{ *MemoryStore }
 
 func (failingStore) GetResponse(context.Context, string) (*store.StoredResponse, error) {
 	return nil, errors.New("disk on fire")
@@ -154,7 +154,7 @@ func TestHandlers(t *testing.T) {
 		}},
 		{"get missing", GetHandler(st), false, "resp_nope", 404, errorBody("not_found")},
 		{"get without store", GetHandler(nil), false, id, 404, errorBody("not_found")},
-		{"get store failure", GetHandler(&failingStore{}), false, id, 500, errorBody("store_error")},
+		{"get store failure", GetHandler(failingStore{NewMemoryStore(nil)}), false, id, 500, errorBody("store_error")},
 		{"delete", DeleteHandler(st), true, id, 200, func(t *testing.T, b []byte) {
 			if string(b) != `{"id":"`+id+`","object":"response","deleted":true}` {
 				t.Fatalf("body %s", b)

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
-	"github.com/qwenrelay/qwenrelay/internal/openai"
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 

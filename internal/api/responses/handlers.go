@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/qwenrelay/qwenrelay/internal/openai"
+	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/store"
 )
 
