@@ -199,9 +199,15 @@ func (s *stream) End(dst []byte, end *api.End) []byte {
 }
 
 // Fail writes response.failed with the problem; the items finished so far
-// stay in its output, an open one is dropped.
+// stay in its output, an open one is dropped. It changes nothing in the
+// encoder (the server renders a shutdown failure in advance, before any
+// event), so its frame takes the next sequence number without using it.
 func (s *stream) Fail(dst []byte, p *api.Problem) []byte {
-	s.resp.Status = "failed"
-	s.resp.Error = &ResponseError{Code: p.Code, Message: p.Message}
-	return s.emit(dst, event{Type: "response.failed", Response: s.snapshot()})
+	r := s.snapshot()
+	r.Status = "failed"
+	r.Error = &ResponseError{Code: p.Code, Message: p.Message}
+	seq := s.seq
+	dst = s.emit(dst, event{Type: "response.failed", Response: r})
+	s.seq = seq
+	return dst
 }

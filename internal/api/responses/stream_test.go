@@ -170,3 +170,23 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	jb, _ := json.Marshal(y)
 	return bytes.Equal(ja, jb)
 }
+
+// TestFailRenderedInAdvance: the server renders a shutdown failure when the
+// stream starts; that must not disturb the stream (regression: the first
+// event had sequence_number 1).
+func TestFailRenderedInAdvance(t *testing.T) {
+	c := New(nil, 0)
+	req, err := c.Decode([]byte(`{"model":"m","input":"x","stream":true}`), http.Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := c.NewStream(req, testMeta)
+	_ = enc.Fail(nil, &api.Problem{Status: 503, Class: api.ClassServer, Code: "shutdown", Message: "shutting down"})
+	out := enc.Start(nil)
+	out = enc.Event(out, &api.Event{Type: api.EventText, Text: "hi"})
+	out = enc.End(out, &api.End{FinishReason: api.FinishStop})
+	checkFrames(t, out)
+	if bytes.Contains(out, []byte(`"failed"`)) {
+		t.Fatalf("the failure rendered in advance leaked into the stream:\n%s", out)
+	}
+}
