@@ -1,9 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 
@@ -12,7 +15,9 @@ import (
 	"github.com/openai/openai-go/v3/responses"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
+	"github.com/qwenrelay/qwenrelay/internal/sse"
 )
 
 // Responses API end to end: the official SDK's Responses client against a
@@ -251,5 +256,83 @@ func TestResponsesStoredGetDelete(t *testing.T) {
 	_, err = e.client.Responses.New(ctx, p3)
 	if ae := apiErr(t, err); ae.StatusCode != http.StatusNotFound || ae.Param != "previous_response_id" {
 		t.Fatalf("previous store:false: %d %q", ae.StatusCode, ae.Param)
+	}
+}
+
+// TestResponsesCodexRequest replays a Codex CLI request shape (store false,
+// reasoning effort, include reasoning.encrypted_content, instructions,
+// developer messages, a custom apply_patch tool with a lark grammar,
+// function tools, hosted tools, earlier calls and their outputs, replayed
+// reasoning items) under Codex's own model name, and reads the stream as
+// Codex does: the output items from response.output_item.done, then
+// response.completed.
+func TestResponsesCodexRequest(t *testing.T) {
+	hook := scripted(t, scripts)
+	e := start(t, setup{cfg: func(c *config.Config) {
+		hook(c)
+		c.ModelAliases = "gpt-5-codex=" + model
+	}})
+	raw, err := os.ReadFile("../api/responses/testdata/codex_request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatal(err)
+	}
+	input := body["input"].([]any)
+	input = append(input, map[string]any{"type": "message", "role": "user",
+		"content": []any{map[string]any{"type": "input_text", "text": "Apply the fix." + marker("patch")}}})
+	body["input"] = input
+	raw, _ = json.Marshal(body)
+
+	req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/responses", bytes.NewReader(raw))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("status %d %s", resp.StatusCode, b)
+	}
+	var (
+		items    []map[string]any
+		complete map[string]any
+		respID   string
+	)
+	d := sse.NewDecoder(resp.Body, 0)
+	for {
+		ev, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(ev.Data, &v); err != nil || v["type"] != ev.Type {
+			t.Fatalf("event %q data %s", ev.Type, ev.Data)
+		}
+		switch ev.Type {
+		case "response.created":
+			respID, _ = v["response"].(map[string]any)["id"].(string)
+		case "response.output_item.done":
+			items = append(items, v["item"].(map[string]any))
+		case "response.completed":
+			complete = v["response"].(map[string]any)
+		}
+	}
+	if complete == nil || complete["store"] != false || complete["model"] != "gpt-5-codex" {
+		t.Fatalf("completed %v", complete)
+	}
+	if len(items) != 1 || items[0]["type"] != "custom_tool_call" || items[0]["name"] != "apply_patch" || items[0]["input"] != patchInput {
+		t.Fatalf("output items %v", items)
+	}
+	// store: false — nothing to GET.
+	if r, body := e.get("/v1/responses/" + respID); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET %s: %d %s", respID, r.StatusCode, body)
 	}
 }
