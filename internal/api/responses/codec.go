@@ -79,8 +79,25 @@ func (c *Codec) NewID() string {
 
 // Error renders a problem as OpenAI's {"error":{…}} with the problem's status.
 func (c *Codec) Error(p *api.Problem) (int, []byte) {
-	body, _ := json.Marshal(openai.NewError(string(p.Class), p.Code, p.Param, p.Message))
+	typ := string(p.Class)
+	if p.Class == api.ClassNotFound { // OpenAI's 404s are invalid_request_error
+		typ = string(api.ClassInvalidRequest)
+	}
+	body, _ := json.Marshal(openai.NewError(typ, wireCode(p.Code), p.Param, p.Message))
 	return p.Status, body
+}
+
+// wireCode renames the codes agents act on to OpenAI's: Codex stops and
+// offers to compact on context_length_exceeded, and waits and retries on
+// rate_limit_exceeded.
+func wireCode(code string) string {
+	switch code {
+	case "context_too_large":
+		return "context_length_exceeded"
+	case "upstream_rate_limited":
+		return "rate_limit_exceeded"
+	}
+	return code
 }
 
 // Answer renders a whole answer as a Response object.

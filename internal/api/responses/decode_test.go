@@ -171,6 +171,29 @@ func TestDecode(t *testing.T) {
 	}
 }
 
+func TestErrorCodes(t *testing.T) {
+	c := New(nil, 0)
+	for _, tc := range []struct {
+		p         *api.Problem
+		typ, code string
+	}{
+		{&api.Problem{Status: 404, Class: api.ClassNotFound, Code: "previous_response_not_found"}, "invalid_request_error", "previous_response_not_found"},
+		{&api.Problem{Status: 400, Class: api.ClassInvalidRequest, Code: "context_too_large"}, "invalid_request_error", "context_length_exceeded"},
+		{&api.Problem{Status: 429, Class: api.ClassRateLimit, Code: "upstream_rate_limited"}, "rate_limit_error", "rate_limit_exceeded"},
+		{&api.Problem{Status: 502, Class: api.ClassUpstream, Code: "upstream_error"}, "upstream_error", "upstream_error"},
+	} {
+		t.Run(tc.p.Code, func(t *testing.T) {
+			status, body := c.Error(tc.p)
+			var e struct {
+				Error struct{ Type, Code string }
+			}
+			if status != tc.p.Status || json.Unmarshal(body, &e) != nil || e.Error.Type != tc.typ || e.Error.Code != tc.code {
+				t.Fatalf("%d %s", status, body)
+			}
+		})
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

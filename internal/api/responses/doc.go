@@ -21,6 +21,15 @@
 //     §11, "Tool calls"), so a call's arguments stream as one delta.
 //   - A stored answer keeps its whole conversation (not a link to the
 //     previous one), so a chain survives the expiry of its older links.
+//   - Errors are OpenAI's {"error":{message,type,param,code}}; a 404 is an
+//     invalid_request_error, and the codes agents act on carry OpenAI's names
+//     (context_length_exceeded, rate_limit_exceeded), in error bodies and in
+//     response.failed alike.
 //   - An output item's id carries its response's digits (msg_<d>, fc_<d>_1,
-//     …), which is how item_reference finds the stored answer.
+//     …), which is how item_reference finds the stored answer; only output
+//     items can be referred to (input items are kept without ids).
+//   - A non-streamed answer lists its reasoning, then its text, then its
+//     calls. A stream lists items as they came, so text the model wrote
+//     after a call is a second message item there; the stored copy (GET)
+//     follows the non-streamed order.
 package responses

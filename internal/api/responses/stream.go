@@ -205,7 +205,7 @@ func (s *stream) End(dst []byte, end *api.End) []byte {
 func (s *stream) Fail(dst []byte, p *api.Problem) []byte {
 	r := s.snapshot()
 	r.Status = "failed"
-	r.Error = &ResponseError{Code: p.Code, Message: p.Message}
+	r.Error = &ResponseError{Code: wireCode(p.Code), Message: p.Message}
 	seq := s.seq
 	dst = s.emit(dst, event{Type: "response.failed", Response: r})
 	s.seq = seq
