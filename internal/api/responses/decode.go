@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/toolcall"
@@ -174,7 +175,7 @@ func formatInstruction(raw json.RawMessage) (string, error) {
 
 // storeTimeout bounds one store call made while decoding (Decode has no
 // request context).
-const storeTimeout = 5e9 // 5 s
+const storeTimeout = 5 * time.Second
 
 func storeContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
