@@ -45,3 +45,12 @@ func FuzzDecode(f *testing.F) {
 		c.Finished(req, meta, ans)
 	})
 }
+
+func mustRead(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
