@@ -106,8 +106,11 @@ type Config struct {
 	ModelAliases string `yaml:"model_aliases"`
 	// ToolRetries: how many times a required tool call is asked for again
 	// when the model answered in prose.
-	ToolRetries int      `yaml:"tool_retries"`
-	CORSOrigins []string `yaml:"cors_origins"`
+	ToolRetries int `yaml:"tool_retries"`
+	// ResponsesRetention: how long stored Responses API answers are kept
+	// (previous_response_id, GET /v1/responses/{id}).
+	ResponsesRetention time.Duration `yaml:"responses_retention"`
+	CORSOrigins        []string      `yaml:"cors_origins"`
 
 	LogLevel        string        `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat       string        `yaml:"log_format"` // json | text
@@ -156,6 +159,7 @@ func Default() Config {
 		UpstreamMaxBody:      128000,
 		ModelsTTL:            time.Hour,
 		ToolRetries:          1,
+		ResponsesRetention:   30 * 24 * time.Hour,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "json",
@@ -224,6 +228,7 @@ func (c *Config) Validate() error {
 		{"connect_timeout", int64(c.ConnectTimeout)},
 		{"heartbeat_interval", int64(c.HeartbeatInterval)},
 		{"models_ttl", int64(c.ModelsTTL)},
+		{"responses_retention", int64(c.ResponsesRetention)},
 		{"shutdown_timeout", int64(c.ShutdownTimeout)},
 		{"account_max_concurrent", int64(c.AccountMaxConcurrent)},
 		{"acquire_timeout", int64(c.AcquireTimeout)},

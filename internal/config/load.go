@@ -131,6 +131,7 @@ var settings = []setting{
 	{"upstream-max-body", "max upstream request body; larger prompts get 413", integer(func(c *Config) *int { return &c.UpstreamMaxBody })},
 	{"models-ttl", "how long the model list is cached", duration(func(c *Config) *time.Duration { return &c.ModelsTTL })},
 	{"model-aliases", "model names agents send mapped to Qwen models: alias=model,prefix*=model", str(func(c *Config) *string { return &c.ModelAliases })},
+	{"responses-retention", "how long stored Responses API answers are kept (previous_response_id)", duration(func(c *Config) *time.Duration { return &c.ResponsesRetention })},
 	{"tool-retries", "times a required tool call is asked for again after a prose answer (0-5)", integer(func(c *Config) *int { return &c.ToolRetries })},
 	{"cors-origins", "comma-separated allowed CORS origins (* = any, empty = CORS off)", list(func(c *Config) *[]string { return &c.CORSOrigins })},
 	{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.LogLevel })},

@@ -32,9 +32,11 @@ type sseWriter struct {
 	aborted <-chan struct{}
 	ri      *reqInfo
 	done    bool // the closing frames ([DONE]) were written
-	// heartbeat and shutdown are the surface's keep-alive frame and the
-	// frames that end a stream cut short by a shutdown.
-	heartbeat, shutdown []byte
+	// heartbeat is the surface's keep-alive frame; enc renders, at
+	// shutdown, the frames that end a stream cut short (on the handler's
+	// goroutine: the encoder's state, e.g. sequence numbers, is current).
+	heartbeat []byte
+	enc       api.StreamEncoder
 }
 
 // maxHold bounds how long a written frame may wait for the next one before
@@ -50,7 +52,7 @@ const shutdownWriteTimeout = 2 * time.Second
 // writeTimeout bounds each write to the client.
 func newSSEWriter(w http.ResponseWriter, interval, writeTimeout time.Duration, enc api.StreamEncoder) *sseWriter {
 	s := &sseWriter{w: w, rc: http.NewResponseController(w), interval: interval, writeTO: writeTimeout,
-		heartbeat: enc.Heartbeat(nil), shutdown: enc.Fail(nil, shutdownProblem(true))}
+		heartbeat: enc.Heartbeat(nil), enc: enc}
 	if aw := findAbortWriter(w); aw != nil {
 		s.aborted, s.ri = aw.aborted, aw.ri
 	}
@@ -189,7 +191,7 @@ func (s *sseWriter) close() {
 		if s.writeTO <= 0 || s.writeTO > shutdownWriteTimeout {
 			s.writeTO = shutdownWriteTimeout
 		}
-		s.done = s.writeLocked(s.shutdown)
+		s.done = s.writeLocked(s.enc.Fail(nil, shutdownProblem(true)))
 		if s.ri != nil {
 			s.ri.errKind = "server_shutting_down"
 		}

@@ -162,3 +162,29 @@ type Store interface {
 	UsageStore
 	Close() error
 }
+
+// StoredResponse is one answer of the OpenAI Responses API, kept so a later
+// request can continue it (previous_response_id) and GET can return it. The
+// store treats Conversation and Body as opaque bytes owned by the codec.
+type StoredResponse struct {
+	ID        string // "resp_…"
+	CreatedAt time.Time
+	ExpiresAt time.Time // the record is gone for readers from then on; zero = never
+	Model     string
+	// Conversation is the codec's encoding of the conversation up to and
+	// including this answer.
+	Conversation []byte
+	// Body is the rendered Response object, as GET returns it.
+	Body []byte
+}
+
+// ResponseStore keeps stored Responses API answers. A record whose
+// ExpiresAt has passed is not found, whether or not it was deleted yet.
+type ResponseStore interface {
+	PutResponse(ctx context.Context, r *StoredResponse) error // insert, or replace the record with the same ID
+	GetResponse(ctx context.Context, id string) (*StoredResponse, error)
+	DeleteResponse(ctx context.Context, id string) error // ErrNotFound when missing or expired
+	// DeleteExpiredResponses removes the records whose ExpiresAt is at or
+	// before t and returns how many went.
+	DeleteExpiredResponses(ctx context.Context, t time.Time) (int64, error)
+}

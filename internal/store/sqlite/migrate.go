@@ -70,6 +70,18 @@ var migrations = []string{
 	// v3: a write counter per account, for compare-and-swap updates, so the
 	// relay's state saves never overwrite an operator's change (issue #6).
 	`ALTER TABLE accounts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;`,
+
+	// v4: stored answers of the OpenAI Responses API (previous_response_id,
+	// GET /v1/responses/{id}), each with its expiry (issue #7).
+	`CREATE TABLE responses (
+		id           TEXT    PRIMARY KEY,
+		created_at   INTEGER NOT NULL DEFAULT 0,
+		expires_at   INTEGER NOT NULL DEFAULT 0, -- 0 = never
+		model        TEXT    NOT NULL DEFAULT '',
+		conversation BLOB    NOT NULL,
+		body         BLOB    NOT NULL
+	);
+	CREATE INDEX responses_expires ON responses(expires_at) WHERE expires_at > 0;`,
 }
 
 // schemaVersion reads PRAGMA user_version.

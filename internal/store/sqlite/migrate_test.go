@@ -32,6 +32,7 @@ var seeds = []versionSeed{
 	},
 	1: seedV1,
 	2: seedV2,
+	3: seedV3,
 }
 
 // seedV1 writes with the v1 schema: accounts have no models column.
@@ -105,6 +106,30 @@ func seedV2(t *testing.T, raw *sql.DB, db *DB) func(*testing.T, *DB) {
 	}
 }
 
+// seedV3 writes with the v3 schema: no responses table yet; the accounts
+// survive and the new table starts empty and usable.
+func seedV3(t *testing.T, raw *sql.DB, db *DB) func(*testing.T, *DB) {
+	ctx := context.Background()
+	mustExec(t, raw, `INSERT INTO accounts (name, state, version, created_at, updated_at)
+		VALUES ('v3', 'active', 7, 1800000000000, 1800000000001)`)
+	return func(t *testing.T, db *DB) {
+		a, err := db.GetAccount(ctx, 1)
+		if err != nil || a.Name != "v3" || a.Version != 7 {
+			t.Fatalf("account after migration: %+v, %v", a, err)
+		}
+		if _, err := db.GetResponse(ctx, "resp_x"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("responses table after migration: %v", err)
+		}
+		r := &store.StoredResponse{ID: "resp_x", CreatedAt: time.UnixMilli(1800000000000), Body: []byte("{}")}
+		if err := db.PutResponse(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := db.GetResponse(ctx, "resp_x"); err != nil || string(got.Body) != "{}" {
+			t.Fatalf("get after migration: %+v, %v", got, err)
+		}
+	}
+}
+
 func mustExec(t *testing.T, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.ExecContext(context.Background(), q, args...); err != nil {
@@ -147,7 +172,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 				t.Fatalf("version after open = %d, want %d", v, len(migrations))
 			}
 			check(t, db)
-			assertIndexes(t, db, "usage_time", "usage_key_time", "usage_account_time")
+			assertIndexes(t, db, "usage_time", "usage_key_time", "usage_account_time", "responses_expires")
 		})
 	}
 }
