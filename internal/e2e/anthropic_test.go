@@ -330,3 +330,25 @@ func readEvents(t *testing.T, resp *http.Response) (anthropic.Message, []string)
 	}
 	return msg, types
 }
+
+// TestAnthropicPromptTooLong: a conversation over the upstream's size wall
+// is Anthropic's "prompt is too long" 400, which Claude Code recognizes.
+func TestAnthropicPromptTooLong(t *testing.T) {
+	_, c := startAnthropic(t, func(c *config.Config) { c.UpstreamMaxBody = 4000 })
+	for _, stream := range []bool{false, true} {
+		t.Run(map[bool]string{false: "non-stream", true: "stream"}[stream], func(t *testing.T) {
+			p := userParams("claude-sonnet-4-5", strings.Repeat("long history ", 500))
+			var err error
+			if stream {
+				_, _, err = streamMessage(context.Background(), c, p)
+			} else {
+				_, err = c.Messages.New(context.Background(), p)
+			}
+			var apiErr *anthropic.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 || apiErr.Type() != "invalid_request_error" ||
+				!strings.Contains(apiErr.RawJSON(), `"message":"prompt is too long: `) {
+				t.Fatalf("err = %v", err)
+			}
+		})
+	}
+}

@@ -118,11 +118,26 @@ func (Codec) Error(p *api.Problem) (int, []byte) {
 	return status, body
 }
 
+// codeContextTooLarge is the neutral code of a conversation over the
+// upstream's size wall (docs/qwen-protocol.md §11.6).
+const codeContextTooLarge = "context_too_large"
+
+// promptTooLong starts the message Anthropic gives a prompt over the
+// context window; Claude Code recognizes it and offers to compact.
+const promptTooLong = "prompt is too long: "
+
 func errorBody(p *api.Problem) (int, []byte) {
 	status, typ := errorType(p)
+	msg := p.Message
+	if p.Code == codeContextTooLarge {
+		// Anthropic answers a prompt over the window with 400, not 413
+		// (its 413 is a body over 32 MB, which a client reports as a file
+		// too large to send).
+		status, typ, msg = http.StatusBadRequest, "invalid_request_error", promptTooLong+msg
+	}
 	var w wireError
 	w.Type = "error"
 	w.Error.Type = typ
-	w.Error.Message = p.Message
+	w.Error.Message = msg
 	return status, marshal(w)
 }

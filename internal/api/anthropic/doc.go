@@ -59,7 +59,11 @@
 // types and statuses. An upstream failure or timeout answered with a 5xx is
 // 529 overloaded_error: the relay already retried, and Anthropic clients
 // treat 529 as "busy, try again later" (Claude Code says the API is
-// overloaded instead of reporting an internal error).
+// overloaded instead of reporting an internal error). A conversation over
+// the upstream's size wall is 400 invalid_request_error "prompt is too
+// long: …", as Anthropic answers a prompt over the context window (Claude
+// Code recognizes it and offers /compact); 413 request_too_large stays for
+// a body over the relay's own limit.
 //
 // # count_tokens
 //

@@ -32,6 +32,7 @@ func TestErrorRendering(t *testing.T) {
 		{"upstream failure", api.ProblemOf(&upstream.Error{Kind: upstream.KindNetwork, Message: "reset"}, false), 529, "overloaded_error"},
 		{"upstream timeout", api.ProblemOf(&upstream.Error{Kind: upstream.KindTimeout}, false), 529, "overloaded_error"},
 		{"relay timeout", api.ProblemOf(contextDeadline(), false), 529, "overloaded_error"},
+		{"conversation over the size wall", api.ProblemOf(&upstream.Error{Kind: upstream.KindTooLarge, Message: "the request is 130000 bytes"}, false), 400, "invalid_request_error"},
 		{"upstream content filter", api.ProblemOf(&upstream.Error{Kind: upstream.KindContentFilter}, false), 400, "invalid_request_error"},
 		{"passthrough token rejected", api.ProblemOf(&upstream.Error{Kind: upstream.KindUnauthorized}, true), 401, "authentication_error"},
 		{"internal", api.ProblemOf(errors.New("boom"), false), 500, "api_error"},
@@ -55,7 +56,11 @@ func TestErrorRendering(t *testing.T) {
 			if status != tt.wantStatus || got.Type != "error" || got.Error.Type != tt.wantType || got.Error.Message == "" {
 				t.Errorf("Error = %d %s; want %d %s", status, body, tt.wantStatus, tt.wantType)
 			}
-			if tt.problem != nil && got.Error.Message != tt.problem.Message {
+			if tt.problem != nil && tt.problem.Code == codeContextTooLarge {
+				if got.Error.Message != promptTooLong+tt.problem.Message {
+					t.Errorf("message %q, want it to start %q", got.Error.Message, promptTooLong)
+				}
+			} else if tt.problem != nil && got.Error.Message != tt.problem.Message {
 				t.Errorf("message %q, want %q", got.Error.Message, tt.problem.Message)
 			}
 			// The stream's error event carries the same body.
