@@ -49,6 +49,8 @@ func TestDecode(t *testing.T) {
 			body: `{"model":"m","max_tokens":9,"messages":[
 				{"role":"user","content":"go"},
 				{"role":"assistant","content":[{"type":"thinking","thinking":"plan","signature":"sig"},{"type":"redacted_thinking","data":"xx"},
+					{"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"q"}},
+					{"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[{"type":"web_search_result","url":"u","encrypted_content":"e"}]},
 					{"type":"text","text":"ok"},{"type":"tool_use","id":"toolu_1","name":"get","input":{"a": 1, "b":[true]}},
 					{"type":"tool_use","id":"toolu_2","name":"put","input":{}}]},
 				{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"r1"},

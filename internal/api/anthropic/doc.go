@@ -23,6 +23,9 @@
 //   - thinking, redacted_thinking (assistant history, replayed by Claude
 //     Code): thinking text is kept as Message.Reasoning (never sent
 //     upstream); redacted data is dropped; neither ever fails a request.
+//   - server_tool_use, mcp_tool_use and *_tool_result blocks in an
+//     assistant turn (left by server tools in a conversation begun against
+//     Anthropic) are dropped.
 //
 // A system text block that starts with "x-anthropic-billing-header:" (Claude
 // Code sends one with a per-request nonce) is dropped: it tells the model

@@ -150,6 +150,9 @@ func (d *msgDecoder) assistant(blocks []json.RawMessage, cpath string) error {
 		case "image", "document":
 			return unsupportedMedia(path, typ)
 		default:
+			if serverToolBlock(typ) {
+				continue // history of a server tool Anthropic ran; nothing to replay here
+			}
 			return api.Invalid("invalid_value", path+".type", "%s.type: %q blocks are not supported in an assistant turn (expected text, tool_use or thinking)", path, typ)
 		}
 	}
@@ -157,6 +160,13 @@ func (d *msgDecoder) assistant(blocks []json.RawMessage, cpath string) error {
 	msg.Reasoning = strings.Join(reasoning, "\n")
 	d.out = append(d.out, msg)
 	return nil
+}
+
+// serverToolBlock tells the blocks a server tool leaves in an assistant
+// turn (server_tool_use, mcp_tool_use, web_search_tool_result, …): a
+// conversation begun against Anthropic may carry them; they are dropped.
+func serverToolBlock(typ string) bool {
+	return typ == "server_tool_use" || typ == "mcp_tool_use" || strings.HasSuffix(typ, "_tool_result")
 }
 
 // toolUse reads a tool_use block into a call; its input object becomes the
