@@ -2,6 +2,7 @@ package qwen
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -154,14 +155,19 @@ func (c *Client) Wait(ctx context.Context) error {
 	return c.janitor.wait(ctx)
 }
 
-// Close stops scheduling chat deletions and waits for the pending ones
-// until ctx ends; those still running then are aborted. Call it on shutdown
-// after the last answer ended. Safe to call more than once.
+// Close drains the chat pool (its unused chats are deleted), stops
+// scheduling chat deletions and waits for the pending ones until ctx ends;
+// those still running then are aborted. Call it on shutdown after the last
+// answer ended. Safe to call more than once.
 func (c *Client) Close(ctx context.Context) error {
 	if c.janitor == nil {
 		return nil
 	}
-	return c.janitor.close(ctx)
+	var perr error
+	if c.pool != nil {
+		perr = c.pool.close(ctx)
+	}
+	return errors.Join(perr, c.janitor.close(ctx))
 }
 
 // chatDone schedules the deletion of chat id, when deletion is on.
