@@ -18,7 +18,7 @@ const (
 	DefaultChatPoolSpacing       = 250 * time.Millisecond
 
 	// chatPoolRateWindow is the time constant of the take-rate average.
-	chatPoolRateWindow = time.Minute
+	chatPoolRateWindow = 30 * time.Second
 	// chatPoolMaxBackoff caps the wait after failed creations.
 	chatPoolMaxBackoff = time.Minute
 	// chatTypeText is the only chat type created today (§3.1).
@@ -104,7 +104,9 @@ type credState struct {
 	latency   time.Duration // chats/new duration, averaged
 }
 
-// chatPool keeps a few chats created ahead of use per key. It refills only
+// chatPool keeps a few chats created ahead of use per key. It keeps time
+// with the time package (not Options.Now, which stamps requests), so its
+// timers and ages agree; tests run it in a testing/synctest bubble. It refills only
 // after takes (an idle relay creates nothing), as many as the recent rate
 // times the creation latency asks, at least one while requests are recent;
 // one creation at a time per credential, spaced, with a backoff on
@@ -144,7 +146,7 @@ func (p *chatPool) take(cred upstream.Credential, model string) string {
 		p.mu.Unlock()
 		return ""
 	}
-	now := p.c.now()
+	now := time.Now()
 	b := p.buckets[key]
 	if b == nil {
 		b = &bucket{}
@@ -182,10 +184,13 @@ func (p *chatPool) take(cred upstream.Credential, model string) string {
 // average of the inverse gaps, weighted by how long each gap was.
 func (b *bucket) observe(now time.Time) {
 	if !b.lastTake.IsZero() {
-		gap := now.Sub(b.lastTake).Seconds()
-		gap = max(gap, 1e-3)
-		alpha := 1 - math.Exp(-gap/chatPoolRateWindow.Seconds())
-		b.rate += alpha * (1/gap - b.rate)
+		gap := max(now.Sub(b.lastTake).Seconds(), 1e-3)
+		if b.rate == 0 {
+			b.rate = 1 / gap // the first gap is the best guess yet
+		} else {
+			alpha := 1 - math.Exp(-gap/chatPoolRateWindow.Seconds())
+			b.rate += alpha * (1/gap - b.rate)
+		}
 	}
 	b.lastTake = now
 }
@@ -200,12 +205,16 @@ func (p *chatPool) forgetLocked(cred string) {
 
 // want is how many ready chats the bucket should hold at now: none when
 // its last request is older than the TTL, else the expected takes during
-// one creation, at least one, at most PerCredential.
+// one creation (rate × latency), at least one, at most PerCredential.
 func (p *chatPool) want(b *bucket, cs *credState, now time.Time) int {
-	if b.lastTake.IsZero() || now.Sub(b.lastTake) >= p.o.TTL {
+	since := now.Sub(b.lastTake)
+	if b.lastTake.IsZero() || since >= p.o.TTL {
 		return 0
 	}
-	n := int(math.Ceil(b.rate * cs.latency.Seconds()))
+	// The rate decays while no request comes, so a burst that ended stops
+	// asking for more than one spare.
+	rate := b.rate * math.Exp(-since.Seconds()/chatPoolRateWindow.Seconds())
+	n := int(math.Ceil(rate * cs.latency.Seconds()))
 	return min(max(n, 1), p.o.PerCredential)
 }
 

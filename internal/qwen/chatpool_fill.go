@@ -17,7 +17,7 @@ func (p *chatPool) fill(cred string, cs *credState) {
 	defer p.wg.Done()
 	for {
 		p.mu.Lock()
-		now := p.c.now()
+		now := time.Now()
 		key, ok := p.neediestLocked(cred, cs, now)
 		if !ok {
 			cs.filling = false
@@ -41,7 +41,7 @@ func (p *chatPool) fill(cred string, cs *credState) {
 		id, err := p.c.newChat(p.base, bcred, key.model)
 		p.mu.Lock()
 		p.creating--
-		done := p.c.now()
+		done := time.Now()
 		if err != nil {
 			cs.backoff = min(max(2*cs.backoff, time.Second), chatPoolMaxBackoff)
 			cs.retryAt = done.Add(cs.backoff)
@@ -125,7 +125,7 @@ func (p *chatPool) sweepNow() {
 		p.mu.Unlock()
 		return
 	}
-	now := p.c.now()
+	now := time.Now()
 	type gone struct {
 		cred upstream.Credential
 		id   string

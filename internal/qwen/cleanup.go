@@ -2,7 +2,6 @@ package qwen
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -165,9 +164,12 @@ func (c *Client) Close(ctx context.Context) error {
 	}
 	var perr error
 	if c.pool != nil {
-		perr = c.pool.close(ctx)
+		perr = c.pool.close(ctx) // only ever ctx.Err()
 	}
-	return errors.Join(perr, c.janitor.close(ctx))
+	if err := c.janitor.close(ctx); err != nil {
+		return err
+	}
+	return perr
 }
 
 // chatDone schedules the deletion of chat id, when deletion is on.
