@@ -41,13 +41,13 @@ type options struct {
 	jsonPath    string
 }
 
-var scenarioNames = []string{"fast", "slow", "rss"}
+var scenarioNames = []string{"fast", "slow", "rss", "firsttoken"}
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("qwenrelay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenario := fs.String("scenario", "all", "scenario to run: all, fast, slow, rss (comma-separated list allowed)")
+	scenario := fs.String("scenario", "all", "scenario to run: all, fast, slow, rss, firsttoken (comma-separated list allowed)")
 	fs.IntVar(&o.n, "n", 0, "requests per target (overrides the scenario's N; fast/slow)")
 	fs.IntVar(&o.c, "c", 0, "concurrency (overrides the scenario's C; fast/slow)")
 	fs.IntVar(&o.tokens, "tokens", 0, "tokens per answer (overrides the scenario's)")

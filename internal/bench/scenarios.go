@@ -17,12 +17,14 @@ type scenario struct {
 	minRatio  float64 // relay/direct req/s needed to pass
 	zeroErrs  bool    // errors fail the scenario
 	rssStream bool    // the rss scenario (memory, not throughput)
+	firstTok  bool    // the firsttoken scenario (firsttoken.go)
 }
 
 var defaultScenarios = map[string]scenario{
-	"fast": {name: "fast", n: 5000, c: 50, tokens: 64, minRatio: 0.70},
-	"slow": {name: "slow", n: 2000, c: 500, tokens: 64, delay: 20 * time.Millisecond, minRatio: 0.95, zeroErrs: true},
-	"rss":  {name: "rss", tokens: 1000, delay: time.Second, rssStream: true},
+	"fast":       {name: "fast", n: 5000, c: 50, tokens: 64, minRatio: 0.70},
+	"slow":       {name: "slow", n: 2000, c: 500, tokens: 64, delay: 20 * time.Millisecond, minRatio: 0.95, zeroErrs: true},
+	"rss":        {name: "rss", tokens: 1000, delay: time.Second, rssStream: true},
+	"firsttoken": {name: "firsttoken", n: 160, c: 2, tokens: 16, delay: 20 * time.Millisecond, firstTok: true},
 }
 
 // ScenarioResult is one throughput scenario's outcome.
@@ -37,6 +39,8 @@ type ScenarioResult struct {
 	Ratio    float64       `json:"relay_direct_ratio"` // 0 when a side is missing
 	MinRatio float64       `json:"min_ratio"`
 	Pass     bool          `json:"pass"`
+	// FirstToken holds the firsttoken scenario's runs and chat counts.
+	FirstToken *FirstTokenResult `json:"first_token,omitempty"`
 }
 
 // resolve applies the command-line overrides to a scenario.
@@ -80,6 +84,9 @@ func (r *runner) load(s scenario) load {
 
 // throughput runs a scenario against each target in turn.
 func (r *runner) throughput(ctx context.Context, s scenario) ScenarioResult {
+	if s.firstTok {
+		return r.firstToken(ctx, s)
+	}
 	res := ScenarioResult{Name: s.name, N: s.n, C: s.c, Tokens: s.tokens, Delay: s.delay.String(), MinRatio: s.minRatio}
 	l := r.load(s)
 	if r.o.targets["direct"] {
