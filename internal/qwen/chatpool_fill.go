@@ -228,7 +228,10 @@ func (p *chatPool) close(ctx context.Context) error {
 	p.stats.Expired += int64(len(all))
 	p.ready = 0
 	clear(p.creds)
+	st := p.stats
 	p.mu.Unlock()
+	p.log.Debug("chat pool closed", slog.Int64("created", st.Created), slog.Int64("taken", st.Taken),
+		slog.Int64("missed", st.Missed), slog.Int64("deleted_unused", st.Expired), slog.Int64("gone", st.Gone))
 	for _, g := range all {
 		p.c.chatDone(g.cred, g.id)
 	}
