@@ -234,7 +234,10 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 		path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
 		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
 		if err != nil && pooled && chatNotFound(err) && ctx.Err() == nil {
-			c.pool.gone() // gone upstream: nothing to delete
+			// Expired upstream. Deleted all the same (a 404 counts as
+			// deleted), in case it still shows in the account's history.
+			c.pool.gone()
+			c.chatDone(cred, chatID)
 			chatID, pooled = "", false
 			continue
 		}
