@@ -204,8 +204,9 @@ func (p *chatPool) forgetLocked(cred string) {
 }
 
 // want is how many ready chats the bucket should hold at now: none when
-// its last request is older than the TTL, else the expected takes during
-// one creation (rate × latency), at least one, at most PerCredential.
+// its last request is older than the TTL, else the takes expected before a
+// taken chat is replaced (rate × the time of up to two creations), at
+// least one, at most PerCredential.
 func (p *chatPool) want(b *bucket, cs *credState, now time.Time) int {
 	since := now.Sub(b.lastTake)
 	if b.lastTake.IsZero() || since >= p.o.TTL {
@@ -214,7 +215,10 @@ func (p *chatPool) want(b *bucket, cs *credState, now time.Time) int {
 	// The rate decays while no request comes, so a burst that ended stops
 	// asking for more than one spare.
 	rate := b.rate * math.Exp(-since.Seconds()/chatPoolRateWindow.Seconds())
-	n := int(math.Ceil(rate * cs.latency.Seconds()))
+	// A take may come just after a creation started: its replacement is
+	// ready one creation (or one spacing) later still.
+	refill := cs.latency + max(cs.latency, p.o.Spacing)
+	n := int(math.Ceil(rate * refill.Seconds()))
 	return min(max(n, 1), p.o.PerCredential)
 }
 
