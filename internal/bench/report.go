@@ -77,6 +77,11 @@ func writeScenario(w io.Writer, s ScenarioResult) {
 		return
 	}
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s\n", s.Name, s.N, s.C, s.Tokens, s.Delay)
+	if s.FirstToken != nil {
+		writeFirstToken(w, s.FirstToken)
+		fmt.Fprintf(w, "pass: %v\n", s.Pass)
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
 	for _, t := range []*TargetResult{s.Direct, s.Relay} {

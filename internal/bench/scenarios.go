@@ -19,6 +19,7 @@ type scenario struct {
 	rssStream bool    // the rss scenario (memory, not throughput)
 	seq       bool    // the sequential scenario (pacing cost, sequential.go)
 	faults    bool    // the fault soak (relay only, its own emulator and relays)
+	firstTok  bool    // the firsttoken scenario (firsttoken.go)
 	// timeout bounds one run (one target, or one soak round); 0 = --timeout.
 	timeout time.Duration
 }
@@ -29,6 +30,7 @@ var defaultScenarios = map[string]scenario{
 	"rss":  {name: "rss", tokens: 1000, delay: time.Second, rssStream: true},
 
 	"sequential": {name: "sequential", n: 20, c: 1, tokens: 16, seq: true},
+	"firsttoken": {name: "firsttoken", n: 160, c: 2, tokens: 16, delay: 20 * time.Millisecond, firstTok: true},
 	// Three rounds (1, 2, 5 accounts) must fit in about three minutes.
 	"faults": {name: "faults", n: 2000, c: 20, tokens: 32, faults: true, timeout: 55 * time.Second},
 }
@@ -47,6 +49,8 @@ type ScenarioResult struct {
 	Pass     bool          `json:"pass"`
 
 	Sequential *SequentialResult `json:"sequential,omitempty"` // the sequential scenario instead of Direct and Relay
+	// FirstToken holds the firsttoken scenario's runs and chat counts.
+	FirstToken *FirstTokenResult `json:"first_token,omitempty"`
 }
 
 // resolve applies the command-line overrides to a scenario.
@@ -95,6 +99,9 @@ func (r *runner) load(s scenario) load {
 func (r *runner) throughput(ctx context.Context, s scenario) ScenarioResult {
 	if s.seq {
 		return r.sequential(ctx, s)
+	}
+	if s.firstTok {
+		return r.firstToken(ctx, s)
 	}
 	res := ScenarioResult{Name: s.name, N: s.n, C: s.c, Tokens: s.tokens, Delay: s.delay.String(), MinRatio: s.minRatio}
 	l := r.load(s)

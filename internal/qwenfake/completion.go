@@ -185,6 +185,7 @@ func (s *Server) checkCompletion(req *completionRequest, chatID, uid string) (*c
 		s.stats.fail(ModeInvalidInput)
 		return nil, http.StatusOK, fmt.Appendf(nil, errThinkingOff, newUUID())
 	}
+	s.chats.use(c)
 	return c, 0, nil
 }
 

@@ -20,8 +20,12 @@
 //	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
 //
 // Stats counts chats created (ChatsNew), deleted (ChatsDeleted: a DELETE
-// that found the caller's chat) and stored now (ChatsAlive), so a test can
-// prove that a client cleans up after itself.
+// that found the caller's chat), used (ChatsUsed: a completion was accepted
+// for it), expired (ChatsExpired) and stored now (ChatsAlive), so a test can
+// prove that a client cleans up after itself. Options.ChatDelay (flag
+// --chat-delay) delays every chats/new answer, as the real service does;
+// with Options.ChatExpiry (--chat-expiry) a chat with no completion that
+// long after its creation is gone: 404 Not_Found, like an unknown id.
 //
 // Every endpoint but signin and /qwenfake/stats needs an HS256 JWT signed with Options.Secret and
 // not expired (exp >= Now), sent as "Authorization: Bearer <JWT>" or as the
