@@ -32,7 +32,7 @@ type Directive struct {
 	CallText  string // calltext=before|after|both|none: prose around the calls
 	Name      string // name=S: the tool called (default: the first one declared)
 	Prose     int    // prose=N: with id=S, the first N such requests answer prose instead
-	Echo      bool   // echo=1: the answer is the received message text
+	Echo      string // echo=1: the answer is the received message text; echo=json: as a JSON string
 	Chunk     int    // chunk=N: bytes per content frame of a scripted answer (-1: 1-3 cycling)
 	// Invalid lists key=value words that were not understood; they are
 	// ignored.
@@ -93,11 +93,16 @@ func (d *Directive) set(word string) bool {
 	case "callfmt", "callwhere", "calltext":
 		return d.setCallWord(key, val)
 	case "echo":
-		b, err := strconv.ParseBool(val)
-		if err != nil {
+		switch val {
+		case "1", "true", "raw":
+			d.Echo = "raw"
+		case "json":
+			d.Echo = "json"
+		case "0", "false":
+			d.Echo = ""
+		default:
 			return false
 		}
-		d.Echo = b
 	case "dual":
 		b, err := strconv.ParseBool(val)
 		if err != nil {

@@ -100,7 +100,10 @@
 //	             required call then gets it; the counter is per id, Reset
 //	             clears it)
 //	echo=1       the answer is the text of the last message as received (the
-//	             flattened prompt); it wins over the call keys
+//	             flattened prompt); echo=json: that text as a JSON string with
+//	             HTML escaping (no '<' survives, so a relay's tool-call parser
+//	             leaves it alone: decode it to see the prompt). It wins over
+//	             the call keys
 //	chunk=N      bytes per content frame of a call or echo answer; default: 1,
 //	             2 or 3 bytes chosen from the seed, so every tag is split. A
 //	             frame never splits a character (a longer character is a frame

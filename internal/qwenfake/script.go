@@ -1,6 +1,9 @@
 package qwenfake
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // saltChunk keeps frame sizes apart from the text sequences.
 const saltChunk = 0x632be59bd9b4e019
@@ -11,8 +14,13 @@ const saltChunk = 0x632be59bd9b4e019
 func (s *Server) applyScript(p *streamPlan, d *Directive, text string) {
 	var reasoning, answer string
 	switch {
-	case d.Echo:
+	case d.Echo == "raw":
 		answer = text
+	case d.Echo == "json":
+		// HTML escaping turns every '<' and '>' into \u003c and \u003e, so
+		// no markup of the prompt can be read as a call (docs/qwen-protocol.md §11).
+		b, _ := json.Marshal(text) // a string always encodes
+		answer = string(b)
 	case d.ToolAnswer():
 		if d.Prose > 0 && s.countID("prose\x00"+d.ID, d.Prose) {
 			return

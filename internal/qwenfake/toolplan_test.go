@@ -122,6 +122,7 @@ func TestDirectiveToolKeys(t *testing.T) {
 		{"[[qwenfake calls=0 callfmt=xml]]", false, ToolPlan{}, 0},
 		{"[[qwenfake tokens=3]]", false, ToolPlan{}, 0},
 		{"[[qwenfake calls=65 callfmt=yaml callwhere=x calltext=y chunk=-1 prose=z echo=maybe]]", false, ToolPlan{}, 7},
+		{"[[qwenfake echo=json calls=1]]", true, ToolPlan{Name: "decl", Calls: 1, Format: CallHermes, Tokens: 16}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.text, func(t *testing.T) {

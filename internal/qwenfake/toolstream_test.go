@@ -100,6 +100,7 @@ func TestEchoAndFailures(t *testing.T) {
 	}{
 		{"echo", "echo=1", func(c string) string { return c }},
 		{"echo wins over calls", "echo=1 calls=2", func(c string) string { return c }},
+		{"echo json", "echo=json", func(c string) string { b, _ := json.Marshal(c); return string(b) }},
 		{"empty beats calls", "calls=2 fail=empty", func(string) string { return "" }},
 		{"think_only beats calls", "calls=2 fail=think_only", func(string) string { return "" }},
 	}
