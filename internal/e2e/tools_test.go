@@ -45,6 +45,7 @@ type toolAnswer struct {
 	finished           []openai.FinishedChatCompletionToolCall // streamed: JustFinishedToolCall
 	finish             string
 	usage              openai.CompletionUsage
+	msg                openai.ChatCompletionMessage // for the next turn's history (ToParam)
 	err                error
 }
 
@@ -74,7 +75,7 @@ func (e *env) streamTools(ctx context.Context, p openai.ChatCompletionNewParams)
 	a.err, a.reasoning, a.usage = st.Err(), reasoning.String(), acc.Usage
 	if len(acc.Choices) > 0 {
 		m := acc.Choices[0]
-		a.content, a.calls, a.finish = m.Message.Content, m.Message.ToolCalls, string(m.FinishReason)
+		a.content, a.calls, a.finish, a.msg = m.Message.Content, m.Message.ToolCalls, string(m.FinishReason), m.Message
 	}
 	return a
 }
@@ -88,7 +89,7 @@ func (e *env) completeTools(ctx context.Context, p openai.ChatCompletionNewParam
 	a := toolAnswer{usage: c.Usage}
 	if len(c.Choices) > 0 {
 		m := c.Choices[0]
-		a.content, a.calls, a.finish = m.Message.Content, m.Message.ToolCalls, string(m.FinishReason)
+		a.content, a.calls, a.finish, a.msg = m.Message.Content, m.Message.ToolCalls, string(m.FinishReason), m.Message
 		a.reasoning = unquote(m.Message.JSON.ExtraFields["reasoning_content"].Raw())
 	}
 	return a
