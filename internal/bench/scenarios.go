@@ -19,6 +19,7 @@ type scenario struct {
 	rssStream bool    // the rss scenario (memory, not throughput)
 	seq       bool    // the sequential scenario (pacing cost, sequential.go)
 	faults    bool    // the fault soak (relay only, its own emulator and relays)
+	tools     bool    // the tools scenario (relay only, with and without tools, tools.go)
 	// timeout bounds one run (one target, or one soak round); 0 = --timeout.
 	timeout time.Duration
 }
@@ -31,6 +32,7 @@ var defaultScenarios = map[string]scenario{
 	"sequential": {name: "sequential", n: 20, c: 1, tokens: 16, seq: true},
 	// Three rounds (1, 2, 5 accounts) must fit in about three minutes.
 	"faults": {name: "faults", n: 2000, c: 20, tokens: 32, faults: true, timeout: 55 * time.Second},
+	"tools":  {name: "tools", n: 3000, c: 50, tokens: 64, minRatio: 0.5, tools: true},
 }
 
 // ScenarioResult is one throughput scenario's outcome.
@@ -47,6 +49,7 @@ type ScenarioResult struct {
 	Pass     bool          `json:"pass"`
 
 	Sequential *SequentialResult `json:"sequential,omitempty"` // the sequential scenario instead of Direct and Relay
+	Tools      *ToolsResult      `json:"tools,omitempty"`      // the tools scenario instead of Direct and Relay
 }
 
 // resolve applies the command-line overrides to a scenario.
@@ -95,6 +98,9 @@ func (r *runner) load(s scenario) load {
 func (r *runner) throughput(ctx context.Context, s scenario) ScenarioResult {
 	if s.seq {
 		return r.sequential(ctx, s)
+	}
+	if s.tools {
+		return r.tools(ctx, s)
 	}
 	res := ScenarioResult{Name: s.name, N: s.n, C: s.c, Tokens: s.tokens, Delay: s.delay.String(), MinRatio: s.minRatio}
 	l := r.load(s)
