@@ -268,10 +268,12 @@ func TestNotACall(t *testing.T) {
 	}
 }
 
-// TestCallInThinking: calls standing alone in the thinking phase are made.
+// TestCallInThinking: calls standing alone in the thinking phase are made,
+// and calls in the answer after a thinking phase too.
 func TestCallInThinking(t *testing.T) {
 	e := start(t, setup{})
-	for _, kv := range []string{"calls=2 callwhere=thinking seed=k1", "calls=1 callfmt=xml callwhere=thinking calltext=after seed=k2 tokens=3"} {
+	for _, kv := range []string{"calls=2 callwhere=thinking seed=k1", "calls=1 callfmt=xml callwhere=thinking calltext=after seed=k2 tokens=3",
+		"calls=2 callfmt=xml think=5 seed=k3"} {
 		for _, stream := range both {
 			t.Run(kv+"/"+streamName(stream), func(t *testing.T) {
 				p := toolParams(t, kv)
@@ -282,6 +284,9 @@ func TestCallInThinking(t *testing.T) {
 				noMarkup(t, a)
 				if strings.Contains(a.reasoning, "<tool_call>") {
 					t.Fatalf("the calls also came back as reasoning: %q", a.reasoning)
+				}
+				if !plan.InThinking && a.reasoning == "" {
+					t.Fatal("no reasoning before the calls in the answer")
 				}
 				if want := strings.TrimSpace(plan.AfterText()); strings.TrimSpace(a.content) != want {
 					t.Fatalf("content %q, want %q", a.content, want)

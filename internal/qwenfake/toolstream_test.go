@@ -1,6 +1,7 @@
 package qwenfake
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -129,5 +130,33 @@ func TestToolAnswerInHistoryStored(t *testing.T) {
 	want, _ := json.Marshal(d.ToolPlan("write_file", 16).Answer())
 	if !strings.Contains(string(raw), string(want)) {
 		t.Fatalf("chat detail lacks the tool answer %s: %s", want, raw)
+	}
+}
+
+func TestToolAnswerLegacy(t *testing.T) {
+	content := toolsPrompt + "[[qwenfake calls=2 callwhere=thinking calltext=after seed=l tokens=3]]"
+	d, _ := ParseDirective(content)
+	plan := d.ToolPlan("write_file", 16)
+	tests := []struct {
+		name        string
+		incremental bool
+	}{{"cumulative", false}, {"incremental", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := start(t, Options{})
+			resp := e.do(context.Background(), "POST", "/api/chat/completions", legacyBody("qwen3.7-plus", content, false, tt.incremental, true))
+			res := readStream(resp.Body)
+			resp.Body.Close()
+			if !tt.incremental {
+				last := res.frames[len(res.frames)-1].Choices[0].Delta.Content
+				if want := legacyThinkOpen + plan.Reasoning() + legacyThinkClose + plan.Answer(); last != want {
+					t.Fatalf("final %q\nwant %q", last, want)
+				}
+				return
+			}
+			if res.think != plan.Reasoning() || res.answer != plan.Answer() {
+				t.Fatalf("think %q answer %q", res.think, res.answer)
+			}
+		})
 	}
 }
