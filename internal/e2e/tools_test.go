@@ -3,7 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/openai/openai-go/v3"
@@ -294,4 +296,24 @@ func TestCallInThinking(t *testing.T) {
 			})
 		}
 	}
+}
+
+// BenchmarkRelayStreamTools is BenchmarkRelayStream64 with two tools
+// declared: the prompt grows and every frame passes the tool-call parser.
+func BenchmarkRelayStreamTools(b *testing.B) {
+	e := start(b, setup{})
+	var n atomic.Int64
+	b.SetParallelism(25)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			seed := "bt" + strconv.FormatInt(n.Add(1), 10)
+			a := e.streamTools(context.Background(), toolParams(b, "tokens=64 seed="+seed))
+			if a.err != nil || a.content != qwenfake.AnswerText(seed, 64) {
+				b.Errorf("%v", a.err)
+				return
+			}
+		}
+	})
 }
