@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -189,5 +191,80 @@ func TestNoneWithOnlyCalls(t *testing.T) {
 				t.Fatalf("err %v calls %d content %q finish %q", a.err, len(a.calls), a.content, a.finish)
 			}
 		})
+	}
+}
+
+// TestToolCallDeltasOnTheWire reads the raw chunks: a call's first delta
+// carries index, id, type and name; later ones only argument text.
+func TestToolCallDeltasOnTheWire(t *testing.T) {
+	e := start(t, setup{})
+	body := `{"model":"` + model + `","stream":true,"stream_options":{"include_usage":true},` +
+		`"tools":[{"type":"function","function":{"name":"write_file","parameters":` + qwenfake.ToolSchema + `}}],` +
+		`"messages":[{"role":"user","content":"Go. [[qwenfake calls=3 callfmt=xml seed=wire]]"}]}`
+	req, _ := http.NewRequest(http.MethodPost, e.relay.URL+"/v1/chat/completions", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	type delta struct {
+		Index    *int    `json:"index"`
+		ID       *string `json:"id"`
+		Type     *string `json:"type"`
+		Function struct {
+			Name      *string `json:"name"`
+			Arguments string  `json:"arguments"`
+		} `json:"function"`
+	}
+	args := map[int]string{}
+	var finish string
+	usage := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok || data == "[DONE]" {
+			continue
+		}
+		var c struct {
+			Choices []struct {
+				Delta struct {
+					Content   *string `json:"content"`
+					ToolCalls []delta `json:"tool_calls"`
+				} `json:"delta"`
+				Finish *string `json:"finish_reason"`
+			} `json:"choices"`
+			Usage *struct {
+				TotalTokens int `json:"total_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			t.Fatalf("chunk %q: %v", data, err)
+		}
+		usage = usage || (c.Usage != nil && c.Usage.TotalTokens > 0)
+		for _, ch := range c.Choices {
+			if ch.Finish != nil {
+				finish = *ch.Finish
+			}
+			for _, d := range ch.Delta.ToolCalls {
+				if d.Index == nil {
+					t.Fatalf("a tool_calls delta without index: %s", data)
+				}
+				_, seen := args[*d.Index]
+				first := d.ID != nil && *d.ID != "" && d.Type != nil && *d.Type == "function" && d.Function.Name != nil && *d.Function.Name == "write_file"
+				if seen == first || (seen && (d.ID != nil || d.Function.Name != nil)) {
+					t.Fatalf("call %d: seen before %v, delta %s", *d.Index, seen, data)
+				}
+				args[*d.Index] += d.Function.Arguments
+			}
+		}
+	}
+	if len(args) != 3 || finish != "tool_calls" || !usage {
+		t.Fatalf("%d calls, finish %q, usage %v:\n%s", len(args), finish, usage, raw)
+	}
+	for i := range 3 {
+		if args[i] != qwenfake.ToolCallArgs("wire", i) {
+			t.Fatalf("call %d arguments %s", i, args[i])
+		}
 	}
 }
