@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/shared"
 
+	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
 )
 
@@ -227,26 +229,47 @@ func TestToolChoiceAndParallel(t *testing.T) {
 	}
 }
 
-// TestRequiredReasks: the model answers prose first (prose=1), the relay asks
-// once more in the same conversation and the call arrives.
+// TestRequiredReasks: the model answers prose first (prose=N), the relay
+// asks once more in the same conversation (tool_retries, default 1): the call
+// arrives, or after a second prose answer that prose is returned; with
+// tool_retries 0 it does not ask again.
 func TestRequiredReasks(t *testing.T) {
-	e := start(t, setup{})
-	for _, stream := range both {
-		t.Run(streamName(stream), func(t *testing.T) {
-			kv := "calls=1 prose=1 id=req-" + streamName(stream) + " seed=r1 tokens=5"
-			p := toolParams(t, kv)
-			p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}
-			before := e.emu.Stats().Completions
-			a := e.ask(stream, p)
-			checkCalls(t, a, stream, "write_file", "r1", 1)
-			noMarkup(t, a)
-			if n := e.emu.Stats().Completions - before; n != 2 {
-				t.Fatalf("%d upstream completions, want 2 (one re-ask)", n)
-			}
-			if a.content != "" {
-				t.Fatalf("the prose of the first answer reached the client: %q", a.content)
-			}
-		})
+	tests := []struct {
+		name        string
+		prose       int
+		retries     int
+		completions int64
+		calls       int
+	}{
+		{"call on the second ask", 1, 1, 2, 1},
+		{"prose twice", 9, 1, 2, 0},
+		{"no re-ask configured", 1, 0, 1, 0},
+	}
+	for _, tt := range tests {
+		e := start(t, setup{cfg: func(c *config.Config) { c.ToolRetries = tt.retries }})
+		for _, stream := range both {
+			t.Run(tt.name+"/"+streamName(stream), func(t *testing.T) {
+				kv := fmt.Sprintf("calls=1 prose=%d id=req-%s seed=r1 tokens=5", tt.prose, streamName(stream))
+				p := toolParams(t, kv)
+				p.ToolChoice = openai.ChatCompletionToolChoiceOptionUnionParam{OfAuto: openai.String("required")}
+				before := e.emu.Stats().Completions
+				a := e.ask(stream, p)
+				if n := e.emu.Stats().Completions - before; n != tt.completions {
+					t.Fatalf("%d upstream completions, want %d", n, tt.completions)
+				}
+				noMarkup(t, a)
+				if tt.calls > 0 {
+					checkCalls(t, a, stream, "write_file", "r1", 1)
+					if a.content != "" {
+						t.Fatalf("the prose of the first answer reached the client: %q", a.content)
+					}
+					return
+				}
+				if a.err != nil || len(a.calls) != 0 || a.finish != "stop" || a.content != qwenfake.AnswerText("r1", 5) {
+					t.Fatalf("err %v calls %d finish %q content %q", a.err, len(a.calls), a.finish, a.content)
+				}
+			})
+		}
 	}
 }
 
