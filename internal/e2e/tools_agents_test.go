@@ -268,3 +268,38 @@ func TestToolCallDeltasOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomToolCall: a custom (freeform) tool such as apply_patch gets its
+// raw input back unchanged, streamed and not.
+func TestCustomToolCall(t *testing.T) {
+	e := start(t, setup{})
+	for _, kv := range []string{"calls=1 callfmt=custom name=apply_patch seed=cu1", "calls=2 callfmt=custom name=apply_patch chunk=1 seed=cu2"} {
+		for _, stream := range both {
+			t.Run(kv+"/"+streamName(stream), func(t *testing.T) {
+				p := toolParams(t, kv)
+				p.Tools = append(p.Tools, openai.ChatCompletionCustomTool(openai.ChatCompletionCustomToolCustomParam{
+					Name: "apply_patch", Description: openai.String("Apply a patch.")}))
+				a := e.ask(stream, p)
+				plan := planOf(kv)
+				got := a.customs
+				if !stream {
+					got = nil
+					for _, c := range a.calls {
+						if c.Type == "custom" {
+							got = append(got, customCall{c.Custom.Name, c.Custom.Input})
+						}
+					}
+				}
+				if a.err != nil || len(got) != plan.Calls || a.finish != "tool_calls" {
+					t.Fatalf("err %v, %d custom calls, finish %q, content %q", a.err, len(got), a.finish, a.content)
+				}
+				for i, c := range got {
+					if c.Name != "apply_patch" || c.Input != qwenfake.ToolCallInput(plan.Seed, i) {
+						t.Fatalf("call %d: %+v", i, c)
+					}
+				}
+				noMarkup(t, a)
+			})
+		}
+	}
+}

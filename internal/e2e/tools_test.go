@@ -50,7 +50,42 @@ type toolAnswer struct {
 	finish             string
 	usage              openai.CompletionUsage
 	msg                openai.ChatCompletionMessage // for the next turn's history (ToParam)
-	err                error
+	// customs are the streamed custom tool calls, read from the raw chunks:
+	// the SDK's chunk type and accumulator know only function calls.
+	customs []customCall
+	err     error
+}
+
+type customCall struct{ Name, Input string }
+
+// addCustom reassembles custom tool-call deltas (by index) from a raw chunk.
+func (a *toolAnswer) addCustom(raw string) {
+	if !strings.Contains(raw, `"custom"`) {
+		return
+	}
+	var c struct {
+		Choices []struct {
+			Delta struct {
+				ToolCalls []struct {
+					Index  int        `json:"index"`
+					Type   string     `json:"type"`
+					Custom customCall `json:"custom"`
+				} `json:"tool_calls"`
+			} `json:"delta"`
+		} `json:"choices"`
+	}
+	if json.Unmarshal([]byte(raw), &c) != nil {
+		return
+	}
+	for _, ch := range c.Choices {
+		for _, tc := range ch.Delta.ToolCalls {
+			for len(a.customs) <= tc.Index {
+				a.customs = append(a.customs, customCall{})
+			}
+			a.customs[tc.Index].Name += tc.Custom.Name
+			a.customs[tc.Index].Input += tc.Custom.Input
+		}
+	}
 }
 
 // streamTools streams p and accumulates it with the SDK's accumulator.
@@ -67,6 +102,7 @@ func (e *env) streamTools(ctx context.Context, p openai.ChatCompletionNewParams)
 			a.err = errFmt("the accumulator rejected chunk %s", c.RawJSON())
 			return a
 		}
+		a.addCustom(c.RawJSON())
 		if tc, ok := acc.JustFinishedToolCall(); ok {
 			a.finished = append(a.finished, tc)
 		}

@@ -160,7 +160,7 @@ func (d *Directive) setCallWord(key, val string) bool {
 	field := &d.CallFmt
 	switch key {
 	case "callfmt":
-		allowed = []string{CallHermes, CallXML, CallJSONString, CallBad, CallUndeclared}
+		allowed = []string{CallHermes, CallXML, CallJSONString, CallBad, CallUndeclared, CallCustom}
 	case "callwhere":
 		allowed, field = []string{"answer", "thinking"}, &d.CallWhere
 	default:

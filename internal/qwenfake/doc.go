@@ -85,7 +85,9 @@
 //	             </function>\n</tool_call> (declare ToolSchema so "count" is typed);
 //	             json_string: Hermes with the arguments as a JSON string;
 //	             bad: a Hermes block missing a comma (never a valid call);
-//	             undeclared: a valid Hermes call to UndeclaredTool
+//	             undeclared: a valid Hermes call to UndeclaredTool;
+//	             custom: a custom (freeform) tool's call, <function=NAME> with one
+//	             <parameter=input> holding ToolCallInput raw (name= the custom tool)
 //	callwhere=W  answer (default), or thinking: the blocks, one per line, are the
 //	             whole thinking phase, sent as incremental "think" frames even
 //	             when the request did not ask for thinking

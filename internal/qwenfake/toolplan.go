@@ -15,6 +15,9 @@ const (
 	CallJSONString = "json_string" // Hermes with the arguments object sent as a JSON string
 	CallBad        = "bad"         // a malformed Hermes block (a comma missing): never a valid call
 	CallUndeclared = "undeclared"  // a valid Hermes block calling UndeclaredTool
+	// CallCustom is a custom (freeform) tool's call in the XML form the relay
+	// asks for: one "input" parameter holding ToolCallInput raw.
+	CallCustom = "custom"
 )
 
 // UndeclaredTool is the name called by callfmt=undeclared; no test should
@@ -110,6 +113,12 @@ func (p ToolPlan) Block(i int) string {
 	var b []byte
 	b = append(b, "<tool_call>\n"...)
 	switch p.Format {
+	case CallCustom:
+		b = append(b, "<function="...)
+		b = append(b, p.Called()...)
+		b = append(b, ">\n<parameter=input>\n"...)
+		b = append(b, ToolCallInput(p.Seed, i)...)
+		b = append(b, "\n</parameter>\n</function>\n"...)
 	case CallXML:
 		b = append(b, "<function="...)
 		b = append(b, p.Called()...)
@@ -153,6 +162,16 @@ func appendHermesHead(b []byte, name string) []byte {
 // The strings hold the hard cases: quotes, backslashes, newlines, a tab,
 // CJK and emoji, and the literal text "</tool_call>".
 func ToolCallArgs(seed string, i int) string { return string(appendArgs(nil, seed, i, false)) }
+
+// ToolCallInput is the raw input of custom call i for seed (callfmt=custom):
+// a patch in the apply_patch format whose lines hold quotes, backslashes, a
+// tab, CJK, "</tool_call>" and JSON-looking text, ending in a newline.
+func ToolCallInput(seed string, i int) string {
+	return "*** Begin Patch\n*** Add File: src/模块_" + strconv.Itoa(i) + "/说明.md\n" +
+		"+He said \"hi\" \\ C:\\temp\\new\n+\t{\"json\": [1, 2]} </tool_call> 你好\n+" +
+		strings.ReplaceAll(joinPieces(seedHash(seed)^saltArgs, i*argPieces, (i+1)*argPieces), "\n", "\n+") +
+		"\n*** End Patch\n"
+}
 
 type argField struct {
 	key string

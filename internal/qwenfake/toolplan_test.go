@@ -13,7 +13,8 @@ import (
 // into frames of size bytes, and returns the text and the calls it yields.
 func parseWith(t *testing.T, reasoning, answer string, size int) (string, []toolcall.Call) {
 	t.Helper()
-	tools := []toolcall.Tool{{Name: "write_file", Parameters: json.RawMessage(ToolSchema)}}
+	tools := []toolcall.Tool{{Name: "write_file", Parameters: json.RawMessage(ToolSchema)},
+		{Name: "apply_patch", Custom: true}}
 	p := toolcall.NewParser(tools, toolcall.Choice{Mode: toolcall.Auto}, true, toolcall.NewID)
 	var evs []toolcall.Event
 	feed := func(ph toolcall.Phase, s string) {
@@ -56,6 +57,8 @@ func TestToolPlanThroughParser(t *testing.T) {
 		{"thinking xml", "callfmt=xml callwhere=thinking", 1, false},
 		{"bad", "calls=2 callfmt=bad calltext=both", 0, true},
 		{"undeclared", "calls=1 callfmt=undeclared", 0, true},
+		{"custom", "calls=2 callfmt=custom name=apply_patch calltext=before", 2, false},
+		{"custom in thinking", "callfmt=custom name=apply_patch callwhere=thinking", 1, false},
 	}
 	for _, tt := range tests {
 		for _, size := range []int{0, 1, 2, 3, 7, 1 << 20} {
@@ -70,6 +73,12 @@ func TestToolPlanThroughParser(t *testing.T) {
 					t.Fatalf("size %d: %d calls, want %d; text %q", size, len(calls), tt.wantCalls, text)
 				}
 				for i, c := range calls {
+					if plan.Format == CallCustom {
+						if !c.Custom || c.Name != "apply_patch" || c.Input != ToolCallInput("s7", i) {
+							t.Fatalf("call %d: %+v\nwant input %q", i, c, ToolCallInput("s7", i))
+						}
+						continue
+					}
 					if c.Name != "write_file" || c.Arguments != ToolCallArgs("s7", i) {
 						t.Fatalf("call %d: %s %s\nwant %s", i, c.Name, c.Arguments, ToolCallArgs("s7", i))
 					}
