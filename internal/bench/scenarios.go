@@ -32,7 +32,7 @@ var defaultScenarios = map[string]scenario{
 	"sequential": {name: "sequential", n: 20, c: 1, tokens: 16, seq: true},
 	// Three rounds (1, 2, 5 accounts) must fit in about three minutes.
 	"faults": {name: "faults", n: 2000, c: 20, tokens: 32, faults: true, timeout: 55 * time.Second},
-	"tools":  {name: "tools", n: 3000, c: 50, tokens: 64, minRatio: 0.5, tools: true},
+	"tools":  {name: "tools", n: 3000, c: 50, tokens: 64, minRatio: 0.80, tools: true},
 }
 
 // ScenarioResult is one throughput scenario's outcome.

@@ -29,8 +29,10 @@ const (
 	toolChunk = 4
 )
 
-// ToolsResult is the tools scenario's outcome; Ratio is with-calls req/s
-// over no-tools req/s.
+// ToolsResult is the tools scenario's outcome. The scenario's Ratio is
+// tools-declared req/s over no-tools req/s (the same answers); the calls
+// run streams a longer answer (the calls' text in toolChunk-byte frames,
+// about three times the frames), so its rate is reported, not judged.
 type ToolsResult struct {
 	NoTools  *TargetResult `json:"no_tools"`
 	Declared *TargetResult `json:"tools_declared"`
@@ -69,7 +71,7 @@ func (r *runner) tools(ctx context.Context, s scenario) ScenarioResult {
 	})
 	calls.Target = "relay+calls"
 	res.Tools = &ToolsResult{NoTools: plain, Declared: declared, Calls: calls}
-	res.Ratio = ratio(calls, plain)
+	res.Ratio = ratio(declared, plain)
 	res.Pass = res.Ratio >= s.minRatio && clean(plain, true) && clean(declared, true) && clean(calls, true)
 	return res
 }
@@ -182,7 +184,7 @@ func readToolsStream(r io.Reader, onFirst func()) (string, error) {
 
 // writeTools prints the tools scenario.
 func writeTools(w io.Writer, s ScenarioResult) {
-	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s (relay only; calls run: %d calls, %d-byte frames)\n",
+	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s (relay only; relay+calls: prose and %d calls in %d-byte frames)\n",
 		s.Name, s.N, s.C, s.Tokens, s.Delay, toolCalls, toolChunk)
 	rows := []*TargetResult{s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -203,7 +205,7 @@ func writeTools(w io.Writer, s ScenarioResult) {
 	if s.Pass {
 		verdict = "PASS"
 	}
-	fmt.Fprintf(w, "relay+calls/relay req/s = %.3f (target >= %.2f): %s\n", s.Ratio, s.MinRatio, verdict)
+	fmt.Fprintf(w, "relay+tools/relay req/s = %.3f (target >= %.2f): %s\n", s.Ratio, s.MinRatio, verdict)
 	for _, t := range rows {
 		writeProblems(w, t)
 	}
