@@ -99,8 +99,8 @@
 //	             renders it), else DefaultToolName
 //	prose=N      with id=S: the first N requests carrying that id answer the
 //	             usual prose instead of the calls (a relay re-asking for a
-//	             required call then gets it; the counter is per id, Reset
-//	             clears it)
+//	             required call then gets it; the counter is per id, shared by
+//	             all requests without one; Reset clears it)
 //	echo=1       the answer is the text of the last message as received (the
 //	             flattened prompt); echo=json: that text as a JSON string with
 //	             HTML escaping (no '<' survives, so a relay's tool-call parser
