@@ -32,7 +32,11 @@ func (r *Report) countCorrupted() int {
 		if s.Sequential != nil {
 			n += s.Sequential.corrupted()
 		}
-		for _, t := range []*TargetResult{s.Direct, s.Relay} {
+		targets := []*TargetResult{s.Direct, s.Relay}
+		if s.Tools != nil {
+			targets = append(targets, s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls)
+		}
+		for _, t := range targets {
 			if t != nil {
 				n += t.Corrupted
 			}
@@ -74,6 +78,10 @@ func describe(url string, pid int) string {
 func writeScenario(w io.Writer, s ScenarioResult) {
 	if s.Sequential != nil {
 		writeSequential(w, s)
+		return
+	}
+	if s.Tools != nil {
+		writeTools(w, s)
 		return
 	}
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s\n", s.Name, s.N, s.C, s.Tokens, s.Delay)

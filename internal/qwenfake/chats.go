@@ -150,7 +150,7 @@ func (cs *chatStore) addTurn(c *chat, p *streamPlan, text string, now int64) {
 	}
 	c.msgs = append(c.msgs,
 		chatMessage{ID: p.parentID, ParentID: prev, Role: "user", Content: text, TS: now},
-		chatMessage{ID: p.responseID, ParentID: p.parentID, Role: "assistant", Content: AnswerText(p.seed, p.tokens), Model: c.model, TS: now})
+		chatMessage{ID: p.responseID, ParentID: p.parentID, Role: "assistant", Content: p.answerText(), Model: c.model, TS: now})
 	if n := len(c.msgs); n > maxChatMessages {
 		c.msgs = slices.Clone(c.msgs[n-maxChatMessages:])
 	}
