@@ -90,6 +90,9 @@ func NewProvider(cfg config.Config, hc *http.Client, log *slog.Logger) (*qwen.Cl
 		DefaultThinkingBudget: cfg.ThinkingBudget,
 		TokenTransport:        cfg.TokenTransport,
 		DeleteChats:           cfg.DeleteChats,
-		Logger:                log,
+		ChatPool: qwen.ChatPoolOptions{
+			Enabled: cfg.ChatPool, PerCredential: cfg.ChatPoolSize, Total: cfg.ChatPoolTotal, TTL: cfg.ChatPoolTTL,
+		},
+		Logger: log,
 	})
 }

@@ -23,7 +23,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestRelayLeavesNoChats runs answers (good and failed ones) through the
 // whole relay and checks that, once the app is closed, no upstream chat is
-// left behind by default, and that delete_chats=false keeps them.
+// left behind by default (with the chat pool on or off), and that
+// delete_chats=false keeps them.
 func TestRelayLeavesNoChats(t *testing.T) {
 	texts := []string{
 		"hi [[qwenfake tokens=3]]",
@@ -31,8 +32,9 @@ func TestRelayLeavesNoChats(t *testing.T) {
 		"hi [[qwenfake fail=content_filter]]",
 		"hi [[qwenfake tokens=2 dual=1]]",
 	}
-	for _, del := range []bool{true, false} {
-		t.Run(fmt.Sprintf("delete_chats=%v", del), func(t *testing.T) {
+	for _, tc := range []struct{ del, pool bool }{{true, true}, {true, false}, {false, true}} {
+		del := tc.del
+		t.Run(fmt.Sprintf("delete_chats=%v,chat_pool=%v", del, tc.pool), func(t *testing.T) {
 			emu := qwenfake.New(qwenfake.Options{})
 			// Slow deletions: the check below only passes if Close waits.
 			emuSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -48,6 +50,7 @@ func TestRelayLeavesNoChats(t *testing.T) {
 			cfg.QwenTokens = []string{emu.MintToken("alice", time.Hour)}
 			cfg.AccountMinInterval = 0
 			cfg.DeleteChats = del
+			cfg.ChatPool = tc.pool
 			a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
@@ -79,8 +82,8 @@ func TestRelayLeavesNoChats(t *testing.T) {
 				t.Fatal(err)
 			}
 			st := emu.Stats()
-			t.Logf("chats created %d, deleted %d, alive %d; DELETE calls %d",
-				st.ChatsNew, st.ChatsDeleted, st.ChatsAlive, st.Paths["DELETE /api/v2/chats/{id}"])
+			t.Logf("chats created %d, used %d, deleted %d, alive %d; DELETE calls %d; pool %+v",
+				st.ChatsNew, st.ChatsUsed, st.ChatsDeleted, st.ChatsAlive, st.Paths["DELETE /api/v2/chats/{id}"], a.provider.ChatPoolStats())
 			if st.ChatsNew < 100 {
 				t.Fatalf("only %d chats created", st.ChatsNew)
 			}

@@ -47,17 +47,17 @@ type options struct {
 	faultSeed     string // faults: seed of the fault plan ("" = random)
 }
 
-// scenarioNames are the scenarios "all" runs; faults is run only when named.
-var scenarioNames = []string{"fast", "slow", "rss", "sequential"}
+// scenarioNames are the scenarios "all" runs; faults and tools run only when named.
+var scenarioNames = []string{"fast", "slow", "rss", "sequential", "firsttoken"}
 
 // knownScenarios are every scenario --scenario accepts.
-var knownScenarios = append(slices.Clone(scenarioNames), "faults")
+var knownScenarios = append(slices.Clone(scenarioNames), "faults", "tools")
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("qwenrelay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenario := fs.String("scenario", "all", "scenario to run: all (= fast,slow,rss,sequential), fast, slow, rss, sequential, faults (comma-separated list allowed)")
+	scenario := fs.String("scenario", "all", "scenario to run: all (= fast,slow,rss,sequential,firsttoken), fast, slow, rss, sequential, firsttoken, faults, tools (comma-separated list allowed)")
 	fs.IntVar(&o.n, "n", 0, "requests per target (overrides the scenario's N; fast/slow; faults: per round)")
 	fs.IntVar(&o.c, "c", 0, "concurrency (overrides the scenario's C; fast/slow/faults)")
 	fs.IntVar(&o.tokens, "tokens", 0, "tokens per answer (overrides the scenario's)")

@@ -32,7 +32,11 @@ func (r *Report) countCorrupted() int {
 		if s.Sequential != nil {
 			n += s.Sequential.corrupted()
 		}
-		for _, t := range []*TargetResult{s.Direct, s.Relay} {
+		targets := []*TargetResult{s.Direct, s.Relay}
+		if s.Tools != nil {
+			targets = append(targets, s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls)
+		}
+		for _, t := range targets {
 			if t != nil {
 				n += t.Corrupted
 			}
@@ -76,7 +80,16 @@ func writeScenario(w io.Writer, s ScenarioResult) {
 		writeSequential(w, s)
 		return
 	}
+	if s.Tools != nil {
+		writeTools(w, s)
+		return
+	}
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s\n", s.Name, s.N, s.C, s.Tokens, s.Delay)
+	if s.FirstToken != nil {
+		writeFirstToken(w, s.FirstToken)
+		fmt.Fprintf(w, "pass: %v\n", s.Pass)
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
 	for _, t := range []*TargetResult{s.Direct, s.Relay} {

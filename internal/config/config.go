@@ -81,9 +81,16 @@ type Config struct {
 	TokenTransport string `yaml:"token_transport"`
 	// DeleteChats deletes each upstream chat after its answer, so chats do
 	// not pile up in the account's Qwen history; false keeps them.
-	DeleteChats   bool   `yaml:"delete_chats"`
-	Timezone      string `yaml:"timezone"`       // IANA name for the Timezone header
-	UpstreamProxy string `yaml:"upstream_proxy"` // http://, https:// or socks5:// proxy for upstream calls
+	DeleteChats bool `yaml:"delete_chats"`
+	// ChatPool keeps a few chats created ahead of the requests, so an answer
+	// does not wait for chats/new (docs/qwen-protocol.md §11.9). It needs
+	// delete_chats: unused chats are deleted at ChatPoolTTL and on shutdown.
+	ChatPool      bool          `yaml:"chat_pool"`
+	ChatPoolSize  int           `yaml:"chat_pool_size"`  // ready chats per account (and model)
+	ChatPoolTotal int           `yaml:"chat_pool_total"` // ready chats over all accounts
+	ChatPoolTTL   time.Duration `yaml:"chat_pool_ttl"`   // unused chats older than this are deleted
+	Timezone      string        `yaml:"timezone"`        // IANA name for the Timezone header
+	UpstreamProxy string        `yaml:"upstream_proxy"`  // http://, https:// or socks5:// proxy for upstream calls
 	// UpstreamH2C speaks HTTP/2 without TLS to an http:// upstream (the
 	// emulator). https upstreams negotiate HTTP/2 by themselves.
 	UpstreamH2C bool `yaml:"upstream_h2c"`
@@ -146,6 +153,10 @@ func Default() Config {
 		ThinkingFormat:       "summary",
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
+		ChatPool:             true,
+		ChatPoolSize:         2,
+		ChatPoolTotal:        32,
+		ChatPoolTTL:          2 * time.Minute,
 		Timezone:             "Asia/Shanghai",
 		ConnectTimeout:       10 * time.Second,
 		FirstByteTimeout:     30 * time.Second,
@@ -233,6 +244,9 @@ func (c *Config) Validate() error {
 		{"account_max_concurrent", int64(c.AccountMaxConcurrent)},
 		{"acquire_timeout", int64(c.AcquireTimeout)},
 		{"health_interval", int64(c.HealthInterval)},
+		{"chat_pool_size", int64(c.ChatPoolSize)},
+		{"chat_pool_total", int64(c.ChatPoolTotal)},
+		{"chat_pool_ttl", int64(c.ChatPoolTTL)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {

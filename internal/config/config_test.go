@@ -47,6 +47,9 @@ func TestValidation(t *testing.T) {
 		{"zero in flight", map[string]string{"QWENRELAY_QWEN_TOKENS": "t"}, []string{"--max-in-flight", "0"}, "max_in_flight"},
 		{"bad token transport", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "url"}, nil, "token_transport"},
 		{"bad delete chats", map[string]string{"QWENRELAY_DELETE_CHATS": "sometimes"}, nil, "QWENRELAY_DELETE_CHATS"},
+		{"bad chat pool", map[string]string{"QWENRELAY_CHAT_POOL": "maybe"}, nil, "QWENRELAY_CHAT_POOL"},
+		{"zero chat pool size", map[string]string{"QWENRELAY_QWEN_TOKENS": "t", "QWENRELAY_CHAT_POOL_SIZE": "0"}, nil, "chat_pool_size"},
+		{"negative chat pool ttl", map[string]string{"QWENRELAY_QWEN_TOKENS": "t"}, []string{"--chat-pool-ttl", "-1s"}, "chat_pool_ttl"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,19 +66,20 @@ func TestUpstreamHygieneSettings(t *testing.T) {
 		name      string
 		env       map[string]string
 		transport string
-		del       bool
+		del, pool bool
 	}{
-		{"defaults", nil, "cookie", true},
-		{"env", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "both", "QWENRELAY_DELETE_CHATS": "false"}, "both", false},
-		{"header", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "header"}, "header", true},
+		{"defaults", nil, "cookie", true, true},
+		{"env", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "both", "QWENRELAY_DELETE_CHATS": "false"}, "both", false, true},
+		{"header", map[string]string{"QWENRELAY_TOKEN_TRANSPORT": "header"}, "header", true, true},
+		{"pool off", map[string]string{"QWENRELAY_CHAT_POOL": "false"}, "cookie", true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg, err := Load(nil, env(tc.env), &strings.Builder{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.TokenTransport != tc.transport || cfg.DeleteChats != tc.del {
-				t.Errorf("token_transport %q, delete_chats %v", cfg.TokenTransport, cfg.DeleteChats)
+			if cfg.TokenTransport != tc.transport || cfg.DeleteChats != tc.del || cfg.ChatPool != tc.pool {
+				t.Errorf("token_transport %q, delete_chats %v, chat_pool %v", cfg.TokenTransport, cfg.DeleteChats, cfg.ChatPool)
 			}
 		})
 	}

@@ -154,14 +154,22 @@ func (c *Client) Wait(ctx context.Context) error {
 	return c.janitor.wait(ctx)
 }
 
-// Close stops scheduling chat deletions and waits for the pending ones
-// until ctx ends; those still running then are aborted. Call it on shutdown
-// after the last answer ended. Safe to call more than once.
+// Close drains the chat pool (its unused chats are deleted), stops
+// scheduling chat deletions and waits for the pending ones until ctx ends;
+// those still running then are aborted. Call it on shutdown after the last
+// answer ended. Safe to call more than once.
 func (c *Client) Close(ctx context.Context) error {
 	if c.janitor == nil {
 		return nil
 	}
-	return c.janitor.close(ctx)
+	var perr error
+	if c.pool != nil {
+		perr = c.pool.close(ctx) // only ever ctx.Err()
+	}
+	if err := c.janitor.close(ctx); err != nil {
+		return err
+	}
+	return perr
 }
 
 // chatDone schedules the deletion of chat id, when deletion is on.

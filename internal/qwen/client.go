@@ -62,6 +62,9 @@ type Options struct {
 	DeleteChats       bool
 	DeleteConcurrency int           // deletions at once (default 4)
 	DeleteTimeout     time.Duration // per deletion (default 30s)
+	// ChatPool keeps chats created ahead of the requests (v2 only; needs
+	// DeleteChats). Close deletes the ones left unused.
+	ChatPool ChatPoolOptions
 	// Logger receives the clean-up's warnings (nil: discarded). No secret
 	// is ever logged.
 	Logger *slog.Logger
@@ -77,7 +80,8 @@ type Client struct {
 	now    func() time.Time
 	loc    *time.Location
 
-	janitor *janitor // nil unless DeleteChats
+	janitor *janitor  // nil unless DeleteChats
+	pool    *chatPool // nil unless ChatPool.Enabled, DeleteChats and v2
 
 	modelsMu         sync.RWMutex
 	thinkingRequired map[string]bool // model ids learned from ListModels (§11.3)
@@ -106,6 +110,9 @@ func New(opts Options) (*Client, error) {
 			log = slog.New(slog.DiscardHandler)
 		}
 		c.janitor = newJanitor(c, opts.DeleteConcurrency, opts.DeleteTimeout, log)
+		if opts.ChatPool.Enabled && opts.Protocol == ProtocolV2 {
+			c.pool = newChatPool(c, opts.ChatPool, log)
+		}
 	}
 	return c, nil
 }
@@ -151,6 +158,9 @@ func normalize(o *Options) error {
 	if o.DeleteTimeout == 0 {
 		o.DeleteTimeout = DefaultDeleteTimeout
 	}
+	if err := o.ChatPool.normalize(); err != nil {
+		return err
+	}
 	o.Headers = o.Headers.withDefaults()
 	return nil
 }
@@ -191,29 +201,61 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 		}
 		return st, nil
 	}
+	return c.openV2(ctx, cred, req, hide)
+}
+
+// openV2 creates or takes a chat and sends the completion (§3.1, §3.2). A
+// ready chat from the pool that the upstream no longer knows (Not_Found:
+// expired) is replaced by a fresh one within the same call.
+func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upstream.ChatRequest, hide bool) (upstream.Stream, error) {
 	content := flatten(req.Messages)
 	// Size check first, with a placeholder id of a real id's length, so an
 	// oversized conversation never costs a chats/new call.
-	body, err := c.v2Body(req, content, placeholderChatID)
-	if err != nil {
+	if _, err := c.v2Body(req, content, placeholderChatID); err != nil {
 		return nil, err
 	}
-	chatID, err := c.newChat(ctx, cred, req.Model)
-	if err != nil {
-		return nil, err
+	chatID := ""
+	if c.pool != nil {
+		chatID = c.pool.take(cred, req.Model)
 	}
-	if body, err = c.v2Body(req, content, chatID); err != nil {
-		c.chatDone(cred, chatID)
-		return nil, err
+	pooled := chatID != ""
+	for {
+		if chatID == "" {
+			var err error
+			if chatID, err = c.newChat(ctx, cred, req.Model); err != nil {
+				return nil, err
+			}
+		}
+		body, err := c.v2Body(req, content, chatID)
+		if err != nil {
+			c.chatDone(cred, chatID)
+			return nil, err
+		}
+		path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
+		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
+		if err != nil && pooled && chatNotFound(err) && ctx.Err() == nil {
+			// Expired upstream. Deleted all the same (a 404 counts as
+			// deleted), in case it still shows in the account's history.
+			c.pool.gone()
+			c.chatDone(cred, chatID)
+			chatID, pooled = "", false
+			continue
+		}
+		if err != nil {
+			c.chatDone(cred, chatID)
+			return nil, explainInvalidInput(err, req)
+		}
+		id := chatID
+		st.onRelease = func() { c.chatDone(cred, id) }
+		return st, nil
 	}
-	path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-	st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
-	if err != nil {
-		c.chatDone(cred, chatID)
-		return nil, explainInvalidInput(err, req)
-	}
-	st.onRelease = func() { c.chatDone(cred, chatID) }
-	return st, nil
+}
+
+// chatNotFound reports the upstream's answer for an unknown chat id: 404
+// with the code Not_Found (§3.6).
+func chatNotFound(err error) bool {
+	ue, ok := upstream.AsError(err)
+	return ok && (ue.Status == http.StatusNotFound || strings.EqualFold(ue.Code, "Not_Found"))
 }
 
 // thinkingRule applies docs/qwen-protocol.md §11.3: a model whose

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Bounds on stored chats so long load tests do not grow without limit: the
@@ -23,6 +25,8 @@ type chat struct {
 	created, updated                  int64
 	seq                               int64 // store-wide update order, newest highest
 	msgs                              []chatMessage
+	born                              time.Time // for ChatExpiry
+	used                              bool      // a completion was accepted for it
 }
 
 type chatMessage struct {
@@ -35,13 +39,50 @@ type chatMessage struct {
 }
 
 type chatStore struct {
-	mu    sync.RWMutex
-	m     map[string]*chat
-	order []string // creation order, for eviction
-	seq   int64
+	mu     sync.RWMutex
+	m      map[string]*chat
+	order  []string // creation order, for eviction
+	seq    int64
+	expiry time.Duration // Options.ChatExpiry
+	now    func() time.Time
+
+	used, expired atomic.Int64 // chats that got a completion; unused chats expired
 }
 
-func newChatStore() chatStore { return chatStore{m: map[string]*chat{}} }
+func newChatStore(expiry time.Duration, now func() time.Time) chatStore {
+	return chatStore{m: map[string]*chat{}, expiry: expiry, now: now}
+}
+
+// expiredLocked reports whether c is an unused chat past the expiry.
+func (cs *chatStore) expiredLocked(c *chat, now time.Time) bool {
+	return cs.expiry > 0 && !c.used && now.Sub(c.born) >= cs.expiry
+}
+
+// purge forgets every expired chat (so ChatsAlive does not count them).
+func (cs *chatStore) purge() {
+	if cs.expiry <= 0 {
+		return
+	}
+	now := cs.now()
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	for id, c := range cs.m {
+		if cs.expiredLocked(c, now) {
+			delete(cs.m, id)
+			cs.expired.Add(1)
+		}
+	}
+}
+
+// use marks c as used by a completion.
+func (cs *chatStore) use(c *chat) {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if !c.used {
+		c.used = true
+		cs.used.Add(1)
+	}
+}
 
 func (cs *chatStore) add(c *chat) {
 	cs.mu.Lock()
@@ -59,11 +100,22 @@ func (cs *chatStore) add(c *chat) {
 	}
 }
 
-// get returns the chat id owned by uid, or nil.
+// get returns the chat id owned by uid, or nil (also once it expired).
 func (cs *chatStore) get(id, uid string) *chat {
 	cs.mu.RLock()
-	defer cs.mu.RUnlock()
-	if c := cs.m[id]; c != nil && c.owner == uid {
+	c := cs.m[id]
+	expired := c != nil && cs.expiredLocked(c, cs.now())
+	cs.mu.RUnlock()
+	if expired {
+		cs.mu.Lock()
+		if cs.m[id] == c {
+			delete(cs.m, id)
+			cs.expired.Add(1)
+		}
+		cs.mu.Unlock()
+		return nil
+	}
+	if c != nil && c.owner == uid {
 		return c
 	}
 	return nil
@@ -76,6 +128,9 @@ func (cs *chatStore) len() int {
 }
 
 func (cs *chatStore) remove(id, uid string) bool {
+	if cs.get(id, uid) == nil {
+		return false
+	}
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	if c := cs.m[id]; c != nil && c.owner == uid {
@@ -95,7 +150,7 @@ func (cs *chatStore) addTurn(c *chat, p *streamPlan, text string, now int64) {
 	}
 	c.msgs = append(c.msgs,
 		chatMessage{ID: p.parentID, ParentID: prev, Role: "user", Content: text, TS: now},
-		chatMessage{ID: p.responseID, ParentID: p.parentID, Role: "assistant", Content: AnswerText(p.seed, p.tokens), Model: c.model, TS: now})
+		chatMessage{ID: p.responseID, ParentID: p.parentID, Role: "assistant", Content: p.answerText(), Model: c.model, TS: now})
 	if n := len(c.msgs); n > maxChatMessages {
 		c.msgs = slices.Clone(c.msgs[n-maxChatMessages:])
 	}
@@ -117,8 +172,12 @@ func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request, uid strin
 		o.json(http.StatusOK, []byte(badRequestBody))
 		return
 	}
-	now := s.opts.Now().Unix()
-	c := &chat{id: newUUID(), owner: uid, title: req.Title, model: req.Models[0], chatType: req.ChatType, created: now, updated: now}
+	if !s.chatDelay(r) {
+		return // the caller left, or the emulator closes: no chat
+	}
+	born := s.opts.Now()
+	now := born.Unix()
+	c := &chat{id: newUUID(), owner: uid, title: req.Title, model: req.Models[0], chatType: req.ChatType, created: now, updated: now, born: born}
 	if c.title == "" {
 		c.title = "New Chat"
 	}
@@ -128,6 +187,23 @@ func (s *Server) handleNewChat(w http.ResponseWriter, r *http.Request, uid strin
 	s.chats.add(c)
 	s.stats.chats.Add(1)
 	o.json(http.StatusOK, fmt.Appendf(nil, `{"success":true,"request_id":"%s","data":{"id":"%s"}}`, newUUID(), c.id))
+}
+
+// chatDelay waits Options.ChatDelay; false when the request or the
+// emulator ended first.
+func (s *Server) chatDelay(r *http.Request) bool {
+	if s.opts.ChatDelay <= 0 {
+		return true
+	}
+	t := time.NewTimer(s.opts.ChatDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+	case <-s.done:
+	}
+	return false
 }
 
 // handleListChats serves GET /api/v2/chats/?page=N (1-based; an empty page
@@ -148,6 +224,7 @@ func (s *Server) handleListChats(w http.ResponseWriter, r *http.Request, uid str
 		seq       int64
 	}
 	items := []item{}
+	s.chats.purge()
 	s.chats.mu.RLock()
 	for _, c := range s.chats.m {
 		if c.owner == uid {

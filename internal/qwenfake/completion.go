@@ -72,6 +72,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 	if len(req.Messages) > 1 {
 		// Several messages on v2 got empty replies (§1, 2025-10-01).
 		p.tokens, p.think = 0, 0
+		p.answer, p.reasoning, p.text = nil, nil, ""
 	}
 	enc := encoder(newV2Encoder(p, s.opts.Now))
 	if p.dual {
@@ -107,17 +108,22 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 	}
 	p.input = inputTokens(text)
 	d, hasDirective := ParseDirective(text)
+	fail := s.pickFailure(uid, &d)
 	if hasDirective {
 		p.applyDirective(&d)
+		if !preStream(fail.Mode) {
+			s.applyScript(p, &d, text)
+		}
 	}
-	fail := s.pickFailure(uid, &d)
 	p.fail = fail
 	switch fail.Mode {
 	case ModeEmpty:
 		s.stats.fail(fail.Mode)
+		p.answer, p.reasoning = nil, nil
 		p.tokens, p.think, p.thinkFmt = 0, 0, thinkNone
 	case ModeThinkOnly:
 		s.stats.fail(fail.Mode)
+		p.answer = nil
 		p.tokens = 0
 		if p.thinkFmt == thinkNone {
 			p.thinkFmt = thinkSummary
@@ -185,6 +191,7 @@ func (s *Server) checkCompletion(req *completionRequest, chatID, uid string) (*c
 		s.stats.fail(ModeInvalidInput)
 		return nil, http.StatusOK, fmt.Appendf(nil, errThinkingOff, newUUID())
 	}
+	s.chats.use(c)
 	return c, 0, nil
 }
 

@@ -20,8 +20,12 @@
 //	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
 //
 // Stats counts chats created (ChatsNew), deleted (ChatsDeleted: a DELETE
-// that found the caller's chat) and stored now (ChatsAlive), so a test can
-// prove that a client cleans up after itself.
+// that found the caller's chat), used (ChatsUsed: a completion was accepted
+// for it), expired (ChatsExpired) and stored now (ChatsAlive), so a test can
+// prove that a client cleans up after itself. Options.ChatDelay (flag
+// --chat-delay) delays every chats/new answer, as the real service does;
+// with Options.ChatExpiry (--chat-expiry) a chat with no completion that
+// long after its creation is gone: 404 Not_Found, like an unknown id.
 //
 // Every endpoint but signin and /qwenfake/stats needs an HS256 JWT signed with Options.Secret and
 // not expired (exp >= Now), sent as "Authorization: Bearer <JWT>" or as the
@@ -71,6 +75,51 @@
 //	             DualSecondText. Failures hit the first candidate only.
 //
 // A failure set with SetAccountFailure takes precedence over a directive.
+//
+// # Tool-call answers
+//
+// The upstream has no working native function calling; a model calls tools
+// in text (docs/qwen-protocol.md §11). These keys make the answer such text;
+// ToolPlan (from Directive.ToolPlan) returns exactly what is streamed and
+// ToolCallArgs the arguments object a relay must hand its client:
+//
+//	calls=N      N call blocks (0..64; any other call key alone means 1)
+//	callfmt=F    hermes (default): <tool_call>\n{"name": …, "arguments": {…}}\n</tool_call>;
+//	             xml: the Qwen3-Coder form <tool_call>\n<function=NAME>\n<parameter=K>\nV\n</parameter>…
+//	             </function>\n</tool_call> (declare ToolSchema so "count" is typed);
+//	             json_string: Hermes with the arguments as a JSON string;
+//	             bad: a Hermes block missing a comma (never a valid call);
+//	             undeclared: a valid Hermes call to UndeclaredTool;
+//	             custom: a custom (freeform) tool's call, <function=NAME> with one
+//	             <parameter=input> holding ToolCallInput raw (name= the custom tool)
+//	callwhere=W  answer (default), or thinking: the blocks, one per line, are the
+//	             whole thinking phase, sent as incremental "think" frames even
+//	             when the request did not ask for thinking
+//	calltext=T   none (default), before, after or both: prose (AnswerText of the
+//	             seed, and of seed+"#after", tokens pieces) around the blocks,
+//	             separated by a blank line
+//	name=S       the tool called; default: the first tool of the prompt's
+//	             <tools> section (one JSON signature per line, as the relay
+//	             renders it), else DefaultToolName
+//	prose=N      with id=S: the first N requests carrying that id answer the
+//	             usual prose instead of the calls (a relay re-asking for a
+//	             required call then gets it; the counter is per id, shared by
+//	             all requests without one; Reset clears it)
+//	echo=1       the answer is the text of the last message as received (the
+//	             flattened prompt); echo=json: that text as a JSON string with
+//	             HTML escaping (no '<' survives, so a relay's tool-call parser
+//	             leaves it alone: decode it to see the prompt). It wins over
+//	             the call keys
+//	chunk=N      bytes per content frame of a call or echo answer; default: 1,
+//	             2 or 3 bytes chosen from the seed, so every tag is split. A
+//	             frame never splits a character (a longer character is a frame
+//	             of its own). split=N and delay apply as usual.
+//
+// The arguments hold the hard cases: quotes, backslashes, a newline, a tab,
+// CJK, emoji and the literal text "</tool_call>". Scripted answers count one
+// output token per frame; fail=empty and think_only drop them, and a request
+// with several messages stays empty. The era-1 stream uses them too; its
+// stream:false reply does not.
 //
 // # Failure modes
 //

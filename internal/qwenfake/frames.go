@@ -48,6 +48,37 @@ type streamPlan struct {
 	split       int
 	fail        Failure
 	incremental bool // era 1 only
+
+	// A scripted answer (tool calls, echo) replaces the vocabulary pieces:
+	// answer and reasoning hold the JSON-escaped frame contents, text the
+	// answer text. tokens and think are their lengths.
+	answer    [][]byte
+	reasoning [][]byte
+	text      string
+}
+
+// answerPiece is the JSON-escaped content of answer frame i.
+func (p *streamPlan) answerPiece(h uint64, i int) []byte {
+	if p.answer != nil {
+		return p.answer[i]
+	}
+	return pieceAt(h, i).json
+}
+
+// reasoningPiece is the JSON-escaped content of reasoning frame i.
+func (p *streamPlan) reasoningPiece(h uint64, i int) []byte {
+	if p.reasoning != nil {
+		return p.reasoning[i]
+	}
+	return pieceAt(h, i).json
+}
+
+// answerText is the whole answer of the plan.
+func (p *streamPlan) answerText() string {
+	if p.answer != nil {
+		return p.text
+	}
+	return AnswerText(p.seed, p.tokens)
 }
 
 // v2Encoder writes the /api/v2 frames of §3.3 and §3.4, with the Python
@@ -91,7 +122,7 @@ func (e *v2Encoder) frame(b []byte, kind frameKind, i int) []byte {
 		e.reasoning++
 		e.output++
 		if e.p.thinkFmt == thinkDetail {
-			return e.typing(append(b, deltaHead...), pieceAt(e.hReason, i).json, "think")
+			return e.typing(append(b, deltaHead...), e.p.reasoningPiece(e.hReason, i), "think")
 		}
 		return e.summary(b, i)
 	case frameThinkEnd:
@@ -105,7 +136,7 @@ func (e *v2Encoder) frame(b []byte, kind frameKind, i int) []byte {
 		return append(b, "}\n\n"...)
 	case frameAnswer:
 		e.output++
-		return e.typing(append(b, deltaHead...), pieceAt(e.hAnswer, i).json, "answer")
+		return e.typing(append(b, deltaHead...), e.p.answerPiece(e.hAnswer, i), "answer")
 	case frameEmpty:
 		return e.typing(append(b, deltaHead...), nil, "answer")
 	case frameFinish:
@@ -218,7 +249,7 @@ func (e *legacyEncoder) frame(b []byte, kind frameKind, i int) []byte {
 	phase := "answer"
 	switch kind {
 	case frameThink:
-		content, phase = pieceAt(e.hReason, i).json, "think"
+		content, phase = e.p.reasoningPiece(e.hReason, i), "think"
 		if i == 0 && !e.p.incremental {
 			e.cum = append(e.cum, escThinkOpen...)
 		}
@@ -228,7 +259,7 @@ func (e *legacyEncoder) frame(b []byte, kind frameKind, i int) []byte {
 		}
 		content = escThinkClose
 	case frameAnswer:
-		content = pieceAt(e.hAnswer, i).json
+		content = e.p.answerPiece(e.hAnswer, i)
 	default:
 		return b // era 1 has no created, empty or finished frames
 	}

@@ -32,6 +32,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		sendDone  = fs.Bool("send-done", false, "end streams with data: [DONE] (the real upstream does not)")
 		headers   = fs.String("require-headers", "", "comma-separated headers required on /api/v2 chat calls")
 		gz        = fs.Bool("gzip", false, "gzip bodies for clients that accept it")
+		chatDelay = fs.Duration("chat-delay", 0, "how long chats/new takes to answer")
+		chatTTL   = fs.Duration("chat-expiry", 0, "an unused chat is Not_Found this long after its creation (0 = never)")
 		maxBody   = fs.Int("max-body", defaultMaxBody, "completion bodies above this size get the captcha JSON")
 		secret    = fs.String("secret", DefaultTestSecret, "HS256 key of the JWTs")
 		mint      = fs.String("mint", "", "print a token for this user id and exit")
@@ -46,7 +48,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	s := New(Options{
 		Secret: []byte(*secret), DefaultTokens: *tokens, DefaultThinkTokens: *think,
 		FrameDelay: *delay, SplitWrites: *split, SendDone: *sendDone, RequireHeaders: splitList(*headers),
-		Gzip: *gz, MaxBodyBytes: *maxBody,
+		Gzip: *gz, MaxBodyBytes: *maxBody, ChatDelay: *chatDelay, ChatExpiry: *chatTTL,
 	})
 	if *mint != "" {
 		_, err := fmt.Fprintln(stdout, s.MintToken(*mint, *ttl))

@@ -14,7 +14,13 @@ type Options struct {
 	RequireHeaders     []string      // headers required on /api/v2/ chat calls; missing => WAF page
 	MaxBodyBytes       int           // default 128*1024; a larger completion body gets the captcha JSON
 	Gzip               bool          // gzip bodies when the request has Accept-Encoding: gzip
-	Now                func() time.Time
+	// ChatDelay is how long chats/new takes to answer (the real service:
+	// 0.3–6 s, docs/qwen-protocol.md §11.9); default 0.
+	ChatDelay time.Duration
+	// ChatExpiry: a chat that has had no completion this long after its
+	// creation is gone (Not_Found, like an unknown id); 0 never expires.
+	ChatExpiry time.Duration
+	Now        func() time.Time
 }
 
 // Model is one entry of the model listing.

@@ -45,9 +45,10 @@ func New(opts Options) *Server {
 		userIDs:      map[string]*user{},
 		accountFails: map[string]*accountFailure{},
 		idFails:      map[string]int{},
-		chats:        newChatStore(),
+		chats:        newChatStore(opts.ChatExpiry, nil),
 		files:        newFileStore(),
 	}
+	s.chats.now = s.opts.Now
 	for i := range s.opts.Models {
 		s.models[s.opts.Models[i].ID] = &s.opts.Models[i]
 	}

@@ -12,7 +12,9 @@ type Stats struct {
 	Completions  int64 // completion requests (v2 and era 1), whatever their outcome
 	ChatsNew     int64 // chats created
 	ChatsDeleted int64 // chats deleted (DELETE /api/v2/chats/{id} that found the chat)
-	ChatsAlive   int64 // chats stored now (created, not deleted nor evicted; Reset keeps them)
+	ChatsAlive   int64 // chats stored now (created, not deleted nor evicted nor expired; Reset keeps them)
+	ChatsUsed    int64 // chats for which a completion was accepted
+	ChatsExpired int64 // unused chats gone after Options.ChatExpiry
 	BytesIn      int64 // request body bytes read
 	BytesOut     int64 // response body bytes written (before gzip)
 }
@@ -26,6 +28,7 @@ type AccountStats struct {
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
+	s.chats.purge()
 	st := Stats{
 		Paths:        make(map[string]int64, len(s.stats.paths)),
 		Failures:     make(map[string]int64, len(s.stats.fails)),
@@ -33,6 +36,8 @@ func (s *Server) Stats() Stats {
 		ChatsNew:     s.stats.chats.Load(),
 		ChatsDeleted: s.stats.chatsDeleted.Load(),
 		ChatsAlive:   int64(s.chats.len()),
+		ChatsUsed:    s.chats.used.Load(),
+		ChatsExpired: s.chats.expired.Load(),
 		BytesIn:      s.stats.bytesIn.Load(),
 		BytesOut:     s.stats.bytesOut.Load(),
 	}
@@ -73,6 +78,8 @@ func (s *Server) Reset() {
 	s.stats.completions.Store(0)
 	s.stats.chats.Store(0)
 	s.stats.chatsDeleted.Store(0)
+	s.chats.used.Store(0)
+	s.chats.expired.Store(0)
 	s.stats.bytesIn.Store(0)
 	s.stats.bytesOut.Store(0)
 	s.stats.acctMu.Lock()

@@ -3,6 +3,7 @@
 package callstream
 
 import (
+	"errors"
 	"io"
 
 	"github.com/qwenrelay/qwenrelay/internal/toolcall"
@@ -48,6 +49,16 @@ func (s *Stream) Next() (upstream.Event, error) {
 			// Held text is dropped: the answer failed; its caller either
 			// retries or ends the answer with the error.
 			s.done, s.err = true, err
+			// Calls standing alone in the thinking phase with no answer
+			// after them: the upstream calls that an empty answer, but the
+			// calls are the answer (docs/qwen-protocol.md §11).
+			var ue *upstream.Error
+			if errors.As(err, &ue) && ue.Kind == upstream.KindEmpty {
+				if evs := s.p.Close(); s.p.CallsMade() > 0 {
+					s.collect(evs)
+					s.err = nil
+				}
+			}
 		default:
 			phase := toolcall.Answer
 			if ev.Type == upstream.EventReasoning {
