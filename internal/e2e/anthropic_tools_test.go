@@ -13,15 +13,6 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
 )
 
-// needToolAnswers skips when the emulator cannot answer with tool calls
-// (the calls= directive of the issue's emulator work is not merged yet).
-func needToolAnswers(t *testing.T) {
-	t.Helper()
-	if d, _ := qwenfake.ParseDirective("[[qwenfake calls=1 echo=json]]"); len(d.Invalid) > 0 {
-		t.Skip("the emulator has no tool-call answers (calls=, echo=) yet")
-	}
-}
-
 const writeFileSchema = `{"type":"object","properties":{"path":{"type":"string"},"content":{"type":"string"},` +
 	`"count":{"type":"integer"}},"required":["path","content"],"$schema":"http://json-schema.org/draft-07/schema#"}`
 
@@ -93,7 +84,6 @@ func checkWriteFile(t *testing.T, b anthropic.ContentBlockUnion, i int) {
 // tool_use blocks, the same whether streamed (input_json_delta, as the SDK
 // accumulates it) or not.
 func TestAnthropicToolUse(t *testing.T) {
-	needToolAnswers(t)
 	_, c := startAnthropic(t)
 	var inputs [2][]string
 	for k, stream := range bothModes {
@@ -119,7 +109,6 @@ func TestAnthropicToolUse(t *testing.T) {
 // TestAnthropicToolChoice: disable_parallel_tool_use keeps the first call,
 // tool_choice none returns none, a call in the thinking phase is a call.
 func TestAnthropicToolChoice(t *testing.T) {
-	needToolAnswers(t)
 	_, c := startAnthropic(t)
 	for _, stream := range bothModes {
 		t.Run(modeName(stream)+"/no parallel", func(t *testing.T) {
@@ -177,7 +166,6 @@ func echoPrompt(t *testing.T, c anthropic.Client, p anthropic.MessageNewParams) 
 // tool_result blocks (one an error); the upstream sees the calls and
 // results in the trained format, and no replayed thinking.
 func TestAnthropicAgentLoop(t *testing.T) {
-	needToolAnswers(t)
 	_, c := startAnthropic(t)
 	p := toolsParams(t, "Write two files. [[qwenfake calls=2 seed=loop think=2]]")
 	p.Thinking = anthropic.ThinkingConfigParamOfEnabled(1024)
@@ -208,7 +196,6 @@ func TestAnthropicAgentLoop(t *testing.T) {
 // TestAnthropicClaudeCodeTools replays the Claude Code request shape: the
 // prompt the upstream gets, and a Bash call coming back.
 func TestAnthropicClaudeCodeTools(t *testing.T) {
-	needToolAnswers(t)
 	e, _ := startAnthropic(t)
 	resp := e.postRaw(t, claudeCodeRequest(t, "[[qwenfake echo=json]]"))
 	body, events := readEvents(t, resp)
