@@ -110,10 +110,10 @@ func (s *Server) admitCaller(r *http.Request, token string) error {
 			"(requests that came through a proxy, with Forwarded, X-Forwarded-For or X-Real-Ip headers, count as remote); "+
 			"the operator must create a key (qwenrelay keys create) or set QWENRELAY_API_KEY.")
 	case token == "":
-		return unauthorized("missing_api_key", "Missing API key: this relay needs one from every caller. Send 'Authorization: Bearer <key>' "+
+		return unauthorized("missing_api_key", "Missing API key: this relay needs one from every caller. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>') "+
 			"with a key from the relay's operator (qwenrelay keys create, or QWENRELAY_API_KEY).")
 	}
-	return unauthorized("invalid_api_key", "Incorrect API key provided. Send 'Authorization: Bearer <key>' with a valid key "+
+	return unauthorized("invalid_api_key", "Incorrect API key provided. Send 'Authorization: Bearer <key>' (or 'x-api-key: <key>') with a valid key "+
 		"from the relay's operator (qwenrelay keys create, or QWENRELAY_API_KEY).")
 }
 
