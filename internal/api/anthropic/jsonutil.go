@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"reflect"
-	"strings"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
 )
@@ -29,7 +27,7 @@ func into(raw json.RawMessage, path string, dst any) error {
 		if te.Field != "" {
 			where = joinPath(path, te.Field)
 		}
-		return api.Invalid("invalid_type", where, "%s: expected %s, got %s", where, expectedJSON(te.Type), gotJSON(te.Value))
+		return api.Invalid("invalid_type", where, "%s: expected %s, got %s", where, api.ExpectedJSON(te.Type), api.GotJSON(te.Value))
 	}
 	return api.Invalid("invalid_request", path, "%s: invalid value", path)
 }
@@ -39,57 +37,6 @@ func joinPath(path, field string) string {
 		return field
 	}
 	return path + "." + field
-}
-
-// expectedJSON says in JSON terms what a Go type holds: the client wrote
-// JSON, so a message never names Go types.
-func expectedJSON(t reflect.Type) string {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil {
-		return "another JSON value"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "another JSON value"
-}
-
-// gotJSON turns json.UnmarshalTypeError.Value ("string", "number 1.5", …)
-// into words.
-func gotJSON(v string) string {
-	switch v {
-	case "string":
-		return "a string"
-	case "number":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "array":
-		return "an array"
-	case "object":
-		return "an object"
-	}
-	if n, ok := strings.CutPrefix(v, "number "); ok {
-		if len(n) > 40 {
-			n = n[:40] + "…"
-		}
-		return "the number " + n
-	}
-	return "another JSON value"
 }
 
 // kindOf names the kind of a JSON value for error messages.

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+
+	"github.com/qwenrelay/qwenrelay/internal/api"
 )
 
 // ChatRequest is the subset of an OpenAI chat completion request the relay
@@ -140,13 +142,13 @@ func decodeError(err error) error {
 		return &RequestError{Message: fmt.Sprintf("We could not parse the JSON body of your request: %v at byte %d.", se, se.Offset), Code: "invalid_json"}
 	case errors.As(err, &te):
 		if te.Field == "" {
-			return &RequestError{Message: fmt.Sprintf("The request body must be a JSON object (the chat completion request), got %s.", gotJSON(te.Value)), Code: "invalid_type"}
+			return &RequestError{Message: fmt.Sprintf("The request body must be a JSON object (the chat completion request), got %s.", api.GotJSON(te.Value)), Code: "invalid_type"}
 		}
 		where := "'" + te.Field + "'"
 		if t := te.Type; t == reflect.TypeFor[Message]() || t == reflect.TypeFor[ContentPart]() {
 			where = "an element of " + where // the array was right, one element was not
 		}
-		return &RequestError{Message: fmt.Sprintf("Invalid type for %s: expected %s, got %s.", where, expectedJSON(te.Type), gotJSON(te.Value)),
+		return &RequestError{Message: fmt.Sprintf("Invalid type for %s: expected %s, got %s.", where, expectedJSON(te.Type), api.GotJSON(te.Value)),
 			Param: te.Field, Code: "invalid_type"}
 	}
 	msg := err.Error()
@@ -177,48 +179,7 @@ func expectedJSON(t reflect.Type) string {
 	case reflect.TypeFor[Content]():
 		return "a string, an array of content parts, or null"
 	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
-		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "an integer"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "an array"
-	case reflect.Struct, reflect.Map:
-		return "an object"
-	}
-	return "another JSON value"
-}
-
-// gotJSON turns UnmarshalTypeError.Value ("string", "number 1.5", …) into
-// words.
-func gotJSON(v string) string {
-	switch v {
-	case "string":
-		return "a string"
-	case "number":
-		return "a number"
-	case "bool":
-		return "true or false"
-	case "array":
-		return "an array"
-	case "object":
-		return "an object"
-	case "null":
-		return "null"
-	}
-	if n, ok := strings.CutPrefix(v, "number "); ok {
-		if len(n) > 40 {
-			n = n[:40] + "…"
-		}
-		return "the number " + n
-	}
-	return "another JSON value"
+	return api.ExpectedJSON(t)
 }
 
 var validRoles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true, "function": true}
