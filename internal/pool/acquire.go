@@ -329,7 +329,7 @@ func (c *census) count(a *store.Account) {
 
 func (c *census) err(model string, now time.Time) *relay.NoCredentialError {
 	if c.total == 0 {
-		return &relay.NoCredentialError{Message: "no upstream account is configured; add one with the admin API"}
+		return &relay.NoCredentialError{Message: "no Qwen account is configured yet: add one with 'qwenrelay accounts add --token …', QWENRELAY_QWEN_TOKENS or the admin API"}
 	}
 	var parts []string
 	if c.cooling > 0 {
