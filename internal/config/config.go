@@ -70,6 +70,7 @@ type Config struct {
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
 	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
+	SearchStyle    string `yaml:"search_style"`    // chat_type | auto_search
 	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
 
 	UserAgent     string `yaml:"user_agent"`
@@ -151,6 +152,7 @@ func Default() Config {
 		Protocol:             "v2",
 		BodyStyle:            "browser",
 		ThinkingFormat:       "summary",
+		SearchStyle:          "chat_type",
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
 		ChatPool:             true,
@@ -200,6 +202,7 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "search_style", c.SearchStyle, "chat_type", "auto_search")
 	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&errs, "log_format", c.LogFormat, "json", "text")
