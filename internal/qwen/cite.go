@@ -37,10 +37,12 @@ func (s *stream) cite(extra gjson.Result) {
 		if s.cited == nil {
 			s.cited = make(map[string]bool)
 		}
+		// The frame's buffer is reused after this call (frames.go, view):
+		// the key and the event own copies of the strings.
+		u = strings.Clone(u)
 		s.cited[u] = true
 		title := strings.TrimSpace(v.Get("title").String())
-		// The frame's buffer is reused after this call: own the strings.
-		c := &upstream.Citation{URL: strings.Clone(u), Title: strings.Clone(title)}
+		c := &upstream.Citation{URL: u, Title: strings.Clone(title)}
 		s.queue = append(s.queue, upstream.Event{Type: upstream.EventCitation, Citation: c})
 		return true
 	})
