@@ -274,3 +274,41 @@ func TestSearchAnthropic(t *testing.T) {
 		})
 	}
 }
+
+// An attempt that lists its sources and then fails without an answer is
+// retried; the client sees each source once, from whichever attempt.
+func TestSearchRetriedAttemptSourcesOnce(t *testing.T) {
+	e := start(t, setup{})
+	prompt := func(id string) string {
+		return "news [[qwenfake tokens=12 seed=" + searchSeed + " fail=empty id=" + id + " times=1]]"
+	}
+	t.Run("openai stream", func(t *testing.T) {
+		st := e.client.Chat.Completions.NewStreaming(context.Background(), params(model+"-search", prompt("oa")))
+		defer st.Close()
+		var content string
+		var got []qwenfake.SearchSource
+		for st.Next() {
+			for _, ch := range st.Current().Choices {
+				content += ch.Delta.Content
+				if f, ok := ch.Delta.JSON.ExtraFields["annotations"]; ok {
+					got = append(got, openaiAnnotations(t, f.Raw())...)
+				}
+			}
+		}
+		if err := st.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if content != wantText() {
+			t.Errorf("content %q", content)
+		}
+		checkSources(t, "after a retry", got)
+	})
+	t.Run("anthropic stream", func(t *testing.T) {
+		c := e.anthropicClient(apiKey)
+		msg, _, err := streamMessage(context.Background(), c, userParams(model+"-search", prompt("an")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		anthropicSearch(t, msg)
+	})
+}
