@@ -30,7 +30,7 @@ func (s *stream) cite(extra gjson.Result) {
 		if len(s.cited) >= maxCitations {
 			return false
 		}
-		u := strings.TrimSpace(v.Get("url").String())
+		u := strings.ToValidUTF8(strings.TrimSpace(v.Get("url").String()), "\uFFFD")
 		if !isWebURL(u) || s.cited[u] {
 			return true
 		}
@@ -41,7 +41,7 @@ func (s *stream) cite(extra gjson.Result) {
 		// the key and the event own copies of the strings.
 		u = strings.Clone(u)
 		s.cited[u] = true
-		title := strings.TrimSpace(v.Get("title").String())
+		title := strings.ToValidUTF8(strings.TrimSpace(v.Get("title").String()), "\uFFFD")
 		c := &upstream.Citation{URL: u, Title: strings.Clone(title)}
 		s.queue = append(s.queue, upstream.Event{Type: upstream.EventCitation, Citation: c})
 		return true
