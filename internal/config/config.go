@@ -71,7 +71,11 @@ type Config struct {
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
 	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
 	SearchStyle    string `yaml:"search_style"`    // chat_type | auto_search
-	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
+	// ResponsesWebSearch: a web_search tool declared on /v1/responses
+	// switches on the upstream's search mode (false: it is dropped, as
+	// for agents that declare it on every request).
+	ResponsesWebSearch bool `yaml:"responses_web_search"`
+	ThinkingBudget     int  `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
 
 	UserAgent     string `yaml:"user_agent"`
 	ClientVersion string `yaml:"client_version"` // the "version" header
@@ -153,6 +157,7 @@ func Default() Config {
 		BodyStyle:            "browser",
 		ThinkingFormat:       "summary",
 		SearchStyle:          "chat_type",
+		ResponsesWebSearch:   true,
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
 		ChatPool:             true,

@@ -128,3 +128,12 @@ func TestAnswerAnnotations(t *testing.T) {
 		t.Errorf("items without sources %s", b)
 	}
 }
+
+func TestWebSearchToolOff(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		req, err := New(nil, 0, WithWebSearch(on)).Decode([]byte(`{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`), http.Header{})
+		if err != nil || req.Search != on {
+			t.Errorf("WithWebSearch(%v): Search %v, err %v", on, req != nil && req.Search, err)
+		}
+	}
+}
