@@ -17,13 +17,20 @@ const (
 	// EventToolCall is one complete tool call (its arguments are valid
 	// JSON, or a custom tool's raw input). Calls arrive in Index order.
 	EventToolCall
+	// EventCitation is one web source of a search-mode answer (each URL
+	// once); encoders render them as the surface's citations.
+	EventCitation
 )
+
+// Citation is one web source of an answer.
+type Citation = upstream.Citation
 
 // Event is one piece of a streamed answer.
 type Event struct {
-	Type EventType
-	Text string
-	Call *toolcall.Call // EventToolCall
+	Type     EventType
+	Text     string
+	Call     *toolcall.Call // EventToolCall
+	Citation *Citation      // EventCitation
 }
 
 // Finish reasons, in the neutral vocabulary (each codec maps them:
@@ -46,6 +53,8 @@ type Answer struct {
 	Text      string
 	Reasoning string
 	Calls     []toolcall.Call
+	// Citations are the web sources of a search-mode answer, in order.
+	Citations []Citation
 	End       End
 }
 

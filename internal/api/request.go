@@ -17,6 +17,10 @@ type Request struct {
 	Thinking       *bool
 	ThinkingBudget int // > 0: a reasoning budget (tokens)
 	MaxTokens      int // > 0: the client's cap on the answer (passed on where possible)
+	// Search asks for the upstream's web search mode (OpenAI
+	// web_search_options, a Responses web search tool, an Anthropic
+	// web_search server tool); the model's -search variant asks too.
+	Search bool
 
 	// Tools the client declared, its tool_choice and whether several calls
 	// may come in one answer.

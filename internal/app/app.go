@@ -144,7 +144,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ModelsTTL: cfg.ModelsTTL, CORSOrigins: cfg.CORSOrigins,
 		ModelAliases: aliases, ToolRetries: cfg.ToolRetries,
 		Keys: a.Keys, Usage: a.Recorder,
-		Surfaces: []server.Surface{responsesSurface(st, cfg.ResponsesRetention, log), anthropicSurface(cfg.MaxRequestBytes)},
+		Surfaces: []server.Surface{responsesSurface(st, cfg.ResponsesRetention, cfg.ResponsesWebSearch, log), anthropicSurface(cfg.MaxRequestBytes)},
 	}, rl, picker, a.Metrics, log)
 	a.Handler, a.server = srv.Handler(), srv
 	if cfg.AdminKey != "" && a.Pool != nil {

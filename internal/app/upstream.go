@@ -82,6 +82,7 @@ func NewProvider(cfg config.Config, hc *http.Client, log *slog.Logger) (*qwen.Cl
 		Protocol:              cfg.Protocol,
 		BodyStyle:             cfg.BodyStyle,
 		ThinkingFormat:        cfg.ThinkingFormat,
+		SearchStyle:           cfg.SearchStyle,
 		Headers:               h,
 		HTTPClient:            hc,
 		FirstByteTimeout:      cfg.FirstByteTimeout,

@@ -16,8 +16,13 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/upstream"
 )
 
-// thinkingSuffix selects reasoning on a model that supports it.
+// ThinkingSuffix selects reasoning on a model that supports it.
 const ThinkingSuffix = "-thinking"
+
+// SearchSuffix selects the upstream's web search mode on a model that
+// supports it (docs/qwen-protocol.md §6.2, §8); it combines with
+// -thinking as -thinking-search.
+const SearchSuffix = "-search"
 
 // retryFailedRefreshAfter keeps a down upstream from being asked on every
 // request while a stale list is served.
@@ -28,6 +33,7 @@ type Model struct {
 	Public   string         // the id clients see (with its variant suffix)
 	Upstream upstream.Model // the upstream model it runs on
 	Thinking bool           // the id carried the -thinking suffix
+	Search   bool           // the id carried the -search suffix
 }
 
 // Catalog holds the upstream model list: refreshed after ttl by a single
@@ -104,24 +110,35 @@ func (c *Catalog) store(models []upstream.Model, err error) {
 	list := make([]Model, 0, 2*len(models))
 	byName := make(map[string]Model, 4*len(models))
 	for _, m := range models {
-		base := Model{Public: m.ID, Upstream: m}
-		list = append(list, base)
-		byName[strings.ToLower(m.ID)] = base
-		if m.Name != "" {
-			if _, taken := byName[strings.ToLower(m.Name)]; !taken {
-				byName[strings.ToLower(m.Name)] = base
+		for _, v := range variants(m) {
+			list = append(list, v)
+			byName[strings.ToLower(v.Public)] = v
+			if m.Name == "" {
+				continue
 			}
-		}
-		if m.Thinking {
-			th := Model{Public: m.ID + ThinkingSuffix, Upstream: m, Thinking: true}
-			list = append(list, th)
-			byName[strings.ToLower(th.Public)] = th
-			if m.Name != "" {
-				byName[strings.ToLower(m.Name+ThinkingSuffix)] = th
+			name := strings.ToLower(m.Name + v.Public[len(m.ID):])
+			if _, taken := byName[name]; !taken {
+				byName[name] = v
 			}
 		}
 	}
 	c.list, c.byName, c.fetched, c.failedAt = list, byName, c.now(), time.Time{}
+}
+
+// variants are the public models of one upstream model: the model itself,
+// then -thinking, -search and -thinking-search where it can do them.
+func variants(m upstream.Model) []Model {
+	out := []Model{{Public: m.ID, Upstream: m}}
+	if m.Thinking {
+		out = append(out, Model{Public: m.ID + ThinkingSuffix, Upstream: m, Thinking: true})
+	}
+	if m.Search {
+		out = append(out, Model{Public: m.ID + SearchSuffix, Upstream: m, Search: true})
+		if m.Thinking {
+			out = append(out, Model{Public: m.ID + ThinkingSuffix + SearchSuffix, Upstream: m, Thinking: true, Search: true})
+		}
+	}
+	return out
 }
 
 // Lookup resolves a requested model name (case-insensitive, over ids and

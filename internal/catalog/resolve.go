@@ -21,7 +21,7 @@ const maxSuggestName = 100
 // Resolve maps the model name a client sent to a catalog model: a model id
 // or display name (with or without -thinking) first, then an alias. When
 // no list can be had from the upstream at all, the name is passed on as is
-// (a -thinking suffix still selects reasoning). An unknown name is a
+// (a -thinking suffix still selects reasoning, -search the search mode). An unknown name is a
 // *NotFoundError.
 func (c *Catalog) Resolve(ctx context.Context, fetch FetchFunc, name string) (Model, error) {
 	// Loading the list lets unknown names fail fast with suggestions; if the
@@ -47,8 +47,22 @@ func (c *Catalog) Resolve(ctx context.Context, fetch FetchFunc, name string) (Mo
 		}
 		return Model{}, e
 	}
-	base, thinking := strings.CutSuffix(name, ThinkingSuffix)
-	return Model{Public: name, Upstream: upstream.Model{ID: base}, Thinking: thinking}, nil
+	base, thinking, search := splitSuffixes(name)
+	return Model{Public: name, Upstream: upstream.Model{ID: base},
+		Thinking: thinking, Search: search}, nil
+}
+
+// splitSuffixes strips the variant suffixes from a name the catalog does
+// not know, longest first: -thinking-search, then -search, then -thinking.
+func splitSuffixes(name string) (base string, thinking, search bool) {
+	if b, ok := strings.CutSuffix(name, ThinkingSuffix+SearchSuffix); ok {
+		return b, true, true
+	}
+	if b, ok := strings.CutSuffix(name, SearchSuffix); ok {
+		return b, false, true
+	}
+	base, thinking = strings.CutSuffix(name, ThinkingSuffix)
+	return base, thinking, false
 }
 
 // List returns the public models (ids with their variants), loading the

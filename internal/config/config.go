@@ -70,7 +70,12 @@ type Config struct {
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
 	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
-	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
+	SearchStyle    string `yaml:"search_style"`    // chat_type | auto_search
+	// ResponsesWebSearch: a web_search tool declared on /v1/responses
+	// switches on the upstream's search mode (false: it is dropped, as
+	// for agents that declare it on every request).
+	ResponsesWebSearch bool `yaml:"responses_web_search"`
+	ThinkingBudget     int  `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
 
 	UserAgent     string `yaml:"user_agent"`
 	ClientVersion string `yaml:"client_version"` // the "version" header
@@ -151,6 +156,8 @@ func Default() Config {
 		Protocol:             "v2",
 		BodyStyle:            "browser",
 		ThinkingFormat:       "summary",
+		SearchStyle:          "chat_type",
+		ResponsesWebSearch:   true,
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
 		ChatPool:             true,
@@ -200,6 +207,7 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "search_style", c.SearchStyle, "chat_type", "auto_search")
 	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&errs, "log_format", c.LogFormat, "json", "text")

@@ -110,6 +110,8 @@ var settings = []setting{
 	{"protocol", "upstream protocol: v2 or legacy", str(func(c *Config) *string { return &c.Protocol })},
 	{"body-style", "v2 request body style: browser or simple", str(func(c *Config) *string { return &c.BodyStyle })},
 	{"thinking-format", "thinking format asked of the upstream: summary or detail", str(func(c *Config) *string { return &c.ThinkingFormat })},
+	{"search-style", "how web search is asked of the upstream: chat_type or auto_search", str(func(c *Config) *string { return &c.SearchStyle })},
+	{"responses-web-search", "a web_search tool on /v1/responses switches on the upstream's web search (false drops the tool)", boolean(func(c *Config) *bool { return &c.ResponsesWebSearch })},
 	{"thinking-budget", "default thinking budget in tokens (0 = upstream default)", integer(func(c *Config) *int { return &c.ThinkingBudget })},
 	{"user-agent", "User-Agent sent upstream (empty = built-in browser UA)", str(func(c *Config) *string { return &c.UserAgent })},
 	{"client-version", "'version' header sent upstream (empty = built-in, 0.2.81)", str(func(c *Config) *string { return &c.ClientVersion })},

@@ -97,6 +97,7 @@ func (c *Config) ValidateTool() error {
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "search_style", c.SearchStyle, "chat_type", "auto_search")
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("timezone %q: %v", c.Timezone, err)
 	}

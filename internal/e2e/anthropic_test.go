@@ -159,7 +159,7 @@ func TestAnthropicErrors(t *testing.T) {
 		}, 404, "not_found_error"},
 		{"server tool", func() error {
 			_, err := c.Messages.New(ctx, userParams("claude-sonnet-4-5", "hi"),
-				aoption.WithJSONSet("tools", []any{map[string]any{"type": "web_search_20250305", "name": "web_search"}}))
+				aoption.WithJSONSet("tools", []any{map[string]any{"type": "code_execution_20250522", "name": "code_execution"}}))
 			return err
 		}, 400, "invalid_request_error"},
 		{"upstream failure", func() error {

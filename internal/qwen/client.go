@@ -35,6 +35,11 @@ const (
 	TokenHeader = "header" // Authorization: Bearer <JWT>
 	TokenBoth   = "both"   // both of them
 
+	// How the web search mode is asked for (docs/qwen-protocol.md §6.2:
+	// R, G and RS use either form).
+	SearchChatType   = "chat_type"   // chat_type and sub_chat_type "search" (default)
+	SearchAutoSearch = "auto_search" // chat type t2t with feature_config.auto_search
+
 	ThinkingSummary = "summary" // thinking_summary frames (cumulative arrays)
 	ThinkingDetail  = "detail"  // think frames (incremental text)
 
@@ -48,6 +53,7 @@ type Options struct {
 	Protocol         string // "v2" (default) or "legacy"
 	BodyStyle        string // "browser" (default) or "simple"
 	ThinkingFormat   string // "summary" (default) or "detail"
+	SearchStyle      string // "chat_type" (default) or "auto_search"
 	TokenTransport   string // "cookie" (default), "header" or "both"
 	Headers          Headers
 	HTTPClient       *http.Client  // required, without an overall Timeout
@@ -135,6 +141,9 @@ func normalize(o *Options) error {
 		return err
 	}
 	if err := oneOf("ThinkingFormat", &o.ThinkingFormat, ThinkingSummary, ThinkingDetail); err != nil {
+		return err
+	}
+	if err := oneOf("SearchStyle", &o.SearchStyle, SearchChatType, SearchAutoSearch); err != nil {
 		return err
 	}
 	if err := oneOf("TokenTransport", &o.TokenTransport, TokenCookie, TokenHeader, TokenBoth); err != nil {

@@ -220,6 +220,9 @@ func openFrame(data []byte, done *bool, acc *usageAcc, rf *responseFilter) (d de
 
 func (h *v2Handler) frame(s *stream, data []byte) error {
 	d, ok, err := openFrame(data, &h.done, &h.acc, &h.resp)
+	if err == nil {
+		s.cite(d.extra)
+	}
 	if !ok {
 		return err
 	}

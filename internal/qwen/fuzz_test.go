@@ -47,6 +47,12 @@ func FuzzFrameParser(f *testing.F) {
 				continue
 			}
 			for _, ev := range s.queue {
+				if ev.Type == upstream.EventCitation {
+					if c := ev.Citation; c == nil || !isWebURL(c.URL) || !utf8.ValidString(c.URL) || !utf8.ValidString(c.Title) {
+						t.Fatalf("bad citation %+v from %q", c, data)
+					}
+					continue
+				}
 				if ev.Text == "" || !utf8.ValidString(ev.Text) {
 					t.Fatalf("bad event %q from %q", ev.Text, data)
 				}

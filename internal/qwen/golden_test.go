@@ -19,6 +19,10 @@ var update = flag.Bool("update", false, "rewrite the .golden files in testdata")
 func render(o outcome) string {
 	var b strings.Builder
 	for _, e := range o.events {
+		if e.Type == upstream.EventCitation {
+			fmt.Fprintf(&b, "citation %q %q\n", e.Citation.URL, e.Citation.Title)
+			continue
+		}
 		name := "content"
 		if e.Type == upstream.EventReasoning {
 			name = "reasoning"
@@ -98,7 +102,13 @@ func replay(t *testing.T, proto string, chunks []string) outcome {
 
 // joined is the text per type, independent of how it was chunked.
 func joined(o outcome) string {
-	return "R:" + o.text(upstream.EventReasoning) + "\nC:" + o.text(upstream.EventContent)
+	var cites strings.Builder
+	for _, e := range o.events {
+		if e.Type == upstream.EventCitation {
+			cites.WriteString(e.Citation.URL + " " + e.Citation.Title + "\n")
+		}
+	}
+	return "R:" + o.text(upstream.EventReasoning) + "\nC:" + o.text(upstream.EventContent) + "\nS:" + cites.String()
 }
 
 func splitBytes(s string, n int) []string {

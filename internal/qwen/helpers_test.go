@@ -183,7 +183,7 @@ func run(ctx context.Context, c *Client, req *upstream.ChatRequest) (outcome, er
 			o.err = err
 			return o, nil
 		}
-		if ev.Text == "" {
+		if ev.Text == "" && (ev.Type != upstream.EventCitation || ev.Citation == nil || ev.Citation.URL == "") {
 			return o, errors.New("empty event")
 		}
 		o.events = append(o.events, ev)

@@ -24,6 +24,9 @@ func (h *legacyHandler) usage() upstream.Usage { return h.acc.result() }
 
 func (h *legacyHandler) frame(s *stream, data []byte) error {
 	d, ok, err := openFrame(data, &h.done, &h.acc, nil)
+	if err == nil {
+		s.cite(d.extra)
+	}
 	if !ok {
 		return err
 	}

@@ -90,6 +90,9 @@ func parseModel(v gjson.Result) (upstream.Model, bool) {
 		Thinking:   truthy(meta.Get("abilities.thinking")) || truthy(meta.Get("capabilities.thinking")),
 		Vision:     truthy(meta.Get("capabilities.vision")) || truthy(meta.Get("abilities.vision")),
 		MaxContext: int(meta.Get("max_context_length").Int()),
+		// docs/qwen-protocol.md §6.2, §8: search is offered where the
+		// model's chat types list it.
+		Search: meta.Get("chat_type").IsArray() && contains(meta.Get("chat_type"), "search"),
 		// docs/qwen-protocol.md §11.3: think_skip.enable false means thinking
 		// must be on, else the upstream answers invalid_input.
 		ThinkingRequired: meta.Get("think_skip.enable").Type == gjson.False,

@@ -125,6 +125,7 @@ type newChatBody struct {
 // Auto mode would make plain requests slow and unpredictable.
 func (c *Client) features(req *upstream.ChatRequest) featureConfig {
 	f := featureConfig{OutputSchema: "phase", ThinkingMode: "Fast", ResearchMode: "normal"}
+	f.AutoSearch = req.Search && c.opts.SearchStyle == SearchAutoSearch
 	if req.Thinking != nil && *req.Thinking {
 		f.ThinkingEnabled = true
 		f.ThinkingMode = "Thinking"
@@ -137,26 +138,37 @@ func (c *Client) features(req *upstream.ChatRequest) featureConfig {
 	return f
 }
 
+// chatType is the chat_type (and sub_chat_type) of a completion: "search"
+// for a search request in the chat_type style, "t2t" otherwise
+// (docs/qwen-protocol.md §6.2).
+func (c *Client) chatType(req *upstream.ChatRequest) string {
+	if req.Search && c.opts.SearchStyle != SearchAutoSearch {
+		return "search"
+	}
+	return "t2t"
+}
+
 // v2Body builds the completion body for chatID and refuses it when it is
 // larger than MaxBodyBytes.
 func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string) ([]byte, error) {
 	now := c.now()
+	ct := c.chatType(req)
 	var v any
 	if c.opts.BodyStyle == BodySimple {
 		f := c.features(req)
 		v = &simpleBody{
-			Stream: true, IncrementalOutput: true, ChatType: "t2t", Model: req.Model,
-			SessionID: newUUID(), ID: newUUID(), SubChatType: "t2t", ChatMode: "normal",
+			Stream: true, IncrementalOutput: true, ChatType: ct, Model: req.Model,
+			SessionID: newUUID(), ID: newUUID(), SubChatType: ct, ChatMode: "normal",
 			ChatID: chatID, noTools: toolsOff,
-			Messages: []simpleMessage{{Role: "user", Content: content, ChatType: "t2t", FeatureConfig: &f}},
+			Messages: []simpleMessage{{Role: "user", Content: content, ChatType: ct, FeatureConfig: &f}},
 		}
 	} else {
 		m := browserMessage{
 			FID: newUUID(), ChildrenIDs: []string{newUUID()}, Role: "user", Content: content,
 			UserAction: "chat", Files: []struct{}{}, Timestamp: now.Unix(), Models: []string{req.Model},
-			ChatType: "t2t", SubChatType: "t2t", FeatureConfig: c.features(req),
+			ChatType: ct, SubChatType: ct, FeatureConfig: c.features(req),
 		}
-		m.Extra.Meta.SubChatType = "t2t"
+		m.Extra.Meta.SubChatType = ct
 		v = &browserBody{
 			Stream: true, Version: "2.1", IncrementalOutput: true, ChatID: chatID, ChatMode: "normal",
 			Model: req.Model, Timestamp: now.Unix(), noTools: toolsOff, Messages: []browserMessage{m},
@@ -174,12 +186,12 @@ func (c *Client) legacyBody(req *upstream.ChatRequest) ([]byte, error) {
 		if role == "developer" {
 			role = "system"
 		}
-		msgs[i] = simpleMessage{Role: role, Content: m.Content, ChatType: "t2t"}
+		msgs[i] = simpleMessage{Role: role, Content: m.Content, ChatType: c.chatType(req)}
 	}
 	f := c.features(req)
 	msgs[len(msgs)-1].FeatureConfig = &legacyFeatures{ThinkingEnabled: f.ThinkingEnabled, ThinkingBudget: f.ThinkingBudget}
 	return c.encodeBody(&legacyBody{
-		Model: req.Model, Messages: msgs, Stream: true, ChatType: "t2t", ID: newUUID(), MaxTokens: req.MaxTokens,
+		Model: req.Model, Messages: msgs, Stream: true, ChatType: c.chatType(req), ID: newUUID(), MaxTokens: req.MaxTokens,
 	})
 }
 

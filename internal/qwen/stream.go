@@ -42,8 +42,9 @@ type stream struct {
 	queue     []upstream.Event
 	qi        int
 	frames    int
-	content   bool // an answer increment was emitted
-	reasoning bool // a reasoning increment was emitted
+	content   bool            // an answer increment was emitted
+	reasoning bool            // a reasoning increment was emitted
+	cited     map[string]bool // source URLs already emitted (EventCitation)
 	res       upstream.Result
 	err       error // sticky: io.EOF or the failure
 	closed    bool

@@ -116,6 +116,9 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 		}
 	}
 	p.fail = fail
+	if req.wantsSearch(s.models[req.model()]) {
+		p.search = searchFrames
+	}
 	switch fail.Mode {
 	case ModeEmpty:
 		s.stats.fail(fail.Mode)

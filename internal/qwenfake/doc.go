@@ -45,6 +45,12 @@
 // is cumulative; output_tokens counts reasoning and answer pieces,
 // input_tokens is 1000 + len(text)/4. delta.phase is omitted unless
 // feature_config.output_schema is "phase". No [DONE] unless SendDone.
+// A search request (chat_type "search", or feature_config.auto_search, on
+// a model whose chat types list "search") first gets three web_search
+// frames carrying extra.web_search_info: cumulative lists of
+// SearchSources, the first frame with role "function" and name
+// "web_search", the last with status "finished" (search.go); the answer
+// that follows is the same as without search.
 // A request with several messages gets a complete stream with no content
 // (the 2025-10 upstream behaviour); stream:false gets Bad_Request except for
 // chat_type t2v (a task). Unknown chat ids are HTTP 404 Not_Found JSON, a

@@ -16,6 +16,7 @@ const (
 	frameAnswer                    // i-th answer piece
 	frameEmpty                     // typing frame without content
 	frameFinish                    // final frame
+	frameSearch                    // i-th web_search frame (search.go)
 )
 
 // Reasoning formats of a stream.
@@ -36,6 +37,7 @@ type streamPlan struct {
 	seed        string
 	tokens      int
 	think       int // reasoning pieces; 0 = no reasoning phase
+	search      int // web_search frames before the answer; 0 = no search
 	thinkFmt    int
 	phase       bool // send delta.phase
 	input       int  // input tokens
@@ -139,6 +141,8 @@ func (e *v2Encoder) frame(b []byte, kind frameKind, i int) []byte {
 		return e.typing(append(b, deltaHead...), e.p.answerPiece(e.hAnswer, i), "answer")
 	case frameEmpty:
 		return e.typing(append(b, deltaHead...), nil, "answer")
+	case frameSearch:
+		return e.searchFrame(b, i)
 	case frameFinish:
 		b = append(b, `data: {"choices": [{"delta": {"content": "", "role": "assistant", "status": "finished"`...)
 		b = e.phase(b, "answer")

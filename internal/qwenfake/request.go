@@ -31,6 +31,7 @@ type featureConfig struct {
 	ThinkingEnabled bool   `json:"thinking_enabled"`
 	OutputSchema    string `json:"output_schema"`
 	ThinkingFormat  string `json:"thinking_format"`
+	AutoSearch      bool   `json:"auto_search"`
 }
 
 // text returns the message text: a JSON string, or the text parts of an

@@ -60,6 +60,11 @@ func (st *streamer) run() bool {
 	if !st.send(frameCreated, 0) {
 		return false
 	}
+	for i := range st.p.search {
+		if !st.send(frameSearch, i) {
+			return false
+		}
+	}
 	if st.p.think > 0 {
 		for i := range st.p.think {
 			if !st.content(frameThink, i) {

@@ -15,6 +15,7 @@ type Answer struct {
 	Content      string
 	Reasoning    string
 	Calls        []toolcall.Call
+	Citations    []upstream.Citation // web sources, each URL once
 	Result       upstream.Result
 	FinishReason string    // "stop", or what the upstream said, or "content_filter"
 	First        time.Time // when the first event arrived (time to first token)
@@ -77,6 +78,8 @@ func (r *Relay) fold(st *Stream) (*Answer, error) {
 			reasoning.WriteString(ev.Text)
 		case upstream.EventToolCall:
 			ans.Calls = append(ans.Calls, *ev.Call)
+		case upstream.EventCitation:
+			ans.Citations = append(ans.Citations, *ev.Citation)
 		default:
 			content.WriteString(ev.Text)
 		}

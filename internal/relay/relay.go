@@ -224,8 +224,14 @@ func (r *Relay) attempt(ctx context.Context, lease Lease, req *upstream.ChatRequ
 		return nil, err
 	}
 	st := &Stream{first: ev, hasFirst: true, s: s, lease: lease, CredentialID: cred.ID}
-	st.answered = ev.Type != upstream.EventReasoning
+	st.answered = answers(ev.Type)
 	return st, nil
+}
+
+// answers reports whether an event is part of the answer proper (text or
+// a tool call): reasoning and search sources alone leave an empty answer.
+func answers(t upstream.EventType) bool {
+	return t != upstream.EventReasoning && t != upstream.EventCitation
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

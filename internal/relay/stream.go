@@ -62,7 +62,7 @@ func (s *Stream) next() (upstream.Event, error) {
 		s.lastErr = err
 	case err != nil && err != io.EOF:
 		s.lastErr = err
-	case err == nil && ev.Type != upstream.EventReasoning:
+	case err == nil && answers(ev.Type):
 		s.answered = true // answer text or a tool call
 	}
 	return ev, err

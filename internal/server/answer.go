@@ -113,7 +113,7 @@ func (t *turn) complete() {
 	ri.attempts, ri.credential, ri.accountID = ans.Attempts, ans.CredentialID, ans.AccountID
 	ri.ttft = ans.First.Sub(ri.start)
 	t.s.metrics.TTFT(false, ri.ttft.Seconds())
-	out := &api.Answer{Text: ans.Content, Reasoning: ans.Reasoning, Calls: ans.Calls,
+	out := &api.Answer{Text: ans.Content, Reasoning: ans.Reasoning, Calls: ans.Calls, Citations: ans.Citations,
 		End: api.End{FinishReason: finishReason(ans.Result, len(ans.Calls))}}
 	if ans.FinishReason == api.FinishContentFilter {
 		out.End.FinishReason = api.FinishContentFilter

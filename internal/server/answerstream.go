@@ -30,6 +30,7 @@ func (t *turn) stream() {
 	_, finisher := t.c.(api.Finisher)
 	var ans api.Answer       // kept for a Finisher
 	var held strings.Builder // answer text held back while a call is required
+	var cites []api.Citation // sources sent so far
 	hold, tries, first := mustCall(t.req), 0, true
 	send := func(ev *api.Event) bool {
 		buf = enc.Event(buf, ev)
@@ -83,6 +84,12 @@ func (t *turn) stream() {
 			t.s.metrics.TTFT(true, ri.ttft.Seconds())
 		}
 		aev := neutralEvent(&ev)
+		if aev.Type == api.EventCitation {
+			n := len(cites)
+			if cites = addCitation(cites, aev.Citation); len(cites) == n {
+				continue // already sent by an earlier attempt
+			}
+		}
 		if finisher {
 			collect(&ans, &aev)
 		} else if aev.Type == api.EventToolCall {
@@ -142,6 +149,8 @@ func neutralEvent(ev *upstream.Event) api.Event {
 		return api.Event{Type: api.EventReasoning, Text: ev.Text}
 	case upstream.EventToolCall:
 		return api.Event{Type: api.EventToolCall, Call: ev.Call}
+	case upstream.EventCitation:
+		return api.Event{Type: api.EventCitation, Citation: ev.Citation}
 	}
 	return api.Event{Type: api.EventText, Text: ev.Text}
 }
@@ -155,5 +164,18 @@ func collect(a *api.Answer, ev *api.Event) {
 		a.Reasoning += ev.Text
 	case api.EventToolCall:
 		a.Calls = append(a.Calls, *ev.Call)
+	case api.EventCitation:
+		a.Citations = addCitation(a.Citations, ev.Citation)
 	}
+}
+
+// addCitation appends c unless its URL is already listed (a retried
+// attempt lists its sources again).
+func addCitation(list []api.Citation, c *api.Citation) []api.Citation {
+	for i := range list {
+		if list[i].URL == c.URL {
+			return list
+		}
+	}
+	return append(list, *c)
 }

@@ -16,7 +16,8 @@ import (
 // stream transform when tools are declared.
 func (s *Server) upstreamRequest(req *api.Request, m catalog.Model) *upstream.ChatRequest {
 	out := &upstream.ChatRequest{Model: m.Upstream.ID, Messages: renderMessages(req),
-		ThinkingBudget: req.ThinkingBudget, MaxTokens: req.MaxTokens, Thinking: req.Thinking}
+		ThinkingBudget: req.ThinkingBudget, MaxTokens: req.MaxTokens, Thinking: req.Thinking,
+		Search: req.Search || m.Search}
 	if out.Thinking == nil && m.Thinking {
 		on := true
 		out.Thinking = &on

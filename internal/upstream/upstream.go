@@ -37,6 +37,9 @@ type ChatRequest struct {
 	ThinkingBudget int
 	// MaxTokens is passed on where the provider accepts it; 0 means unset.
 	MaxTokens int
+	// Search asks for the provider's web search mode; its sources come
+	// back as EventCitation events.
+	Search bool
 	// Transform, when set, wraps the stream of every attempt (a fresh
 	// wrapper per attempt): the tool-call parser, which turns call blocks
 	// in the text into EventToolCall events. The relay sees the wrapped
@@ -55,14 +58,25 @@ const (
 	// EventToolCall carries one complete tool call (Call), made by a
 	// Transform.
 	EventToolCall
+	// EventCitation carries one web source the answer drew on (Citation),
+	// each URL once per answer. It is not answer text: a stream of
+	// citations alone is an empty answer.
+	EventCitation
 )
+
+// Citation is one web source of a search-mode answer.
+type Citation struct {
+	URL   string
+	Title string
+}
 
 // Event is one increment of a streamed answer. Text is never empty for
 // reasoning and content.
 type Event struct {
-	Type EventType
-	Text string
-	Call *toolcall.Call // EventToolCall
+	Type     EventType
+	Text     string
+	Call     *toolcall.Call // EventToolCall
+	Citation *Citation      // EventCitation
 }
 
 // Usage is the token accounting the upstream reported (the last cumulative
@@ -117,7 +131,10 @@ type Model struct {
 	// provider turns it on by itself; a variant without it makes no sense).
 	ThinkingRequired bool
 	Vision           bool
-	MaxContext       int
+	// Search: the model can answer in the upstream's web search mode
+	// (offered with a -search variant).
+	Search     bool
+	MaxContext int
 }
 
 // Provider is a chat backend.

@@ -16,6 +16,10 @@ type wireBlock struct {
 	ID        string          `json:"id,omitempty"`
 	Name      string          `json:"name,omitempty"`
 	Input     json.RawMessage `json:"input,omitempty"`
+	// web_search_tool_result: the server_tool_use it answers and its
+	// web_search_result items.
+	ToolUseID string            `json:"tool_use_id,omitempty"`
+	Content   []webSearchResult `json:"content,omitempty"`
 }
 
 // wireMessage is a whole answer (and message_start's message).
@@ -38,13 +42,16 @@ func thinkingBlock(text string) wireBlock {
 func textBlock(text string) wireBlock { return wireBlock{Type: "text", Text: &text} }
 
 // Answer renders a whole answer: thinking, text, then tool_use blocks.
-func (Codec) Answer(_ *api.Request, meta api.Meta, ans *api.Answer) (int, []byte) {
+func (Codec) Answer(req *api.Request, meta api.Meta, ans *api.Answer) (int, []byte) {
 	msg := wireMessage{ID: meta.ID, Type: "message", Role: "assistant", Model: meta.Model, Content: []wireBlock{}}
 	if ans == nil {
 		ans = &api.Answer{}
 	}
 	if ans.Reasoning != "" {
 		msg.Content = append(msg.Content, thinkingBlock(ans.Reasoning))
+	}
+	if len(ans.Citations) > 0 {
+		msg.Content = append(msg.Content, searchBlocks(req, meta, 0, ans.Citations)...)
 	}
 	if ans.Text != "" {
 		msg.Content = append(msg.Content, textBlock(ans.Text))

@@ -32,7 +32,7 @@ func (Codec) NewID() string { return api.RandomID("msg_", 24) }
 
 // NewStream returns the encoder of one streamed answer.
 func (Codec) NewStream(req *api.Request, meta api.Meta) api.StreamEncoder {
-	return &streamEncoder{meta: meta, inputEstimate: estimate(req)}
+	return &streamEncoder{meta: meta, req: req, inputEstimate: estimate(req)}
 }
 
 // signature is the opaque signature of every thinking block (see the

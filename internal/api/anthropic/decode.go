@@ -64,7 +64,7 @@ func decode(body []byte, countOnly bool) (*api.Request, error) {
 	if err := decodeThinking(w.Thinking, req); err != nil {
 		return nil, err
 	}
-	if req.Tools, err = decodeTools(w.Tools); err != nil {
+	if req.Tools, req.Search, err = decodeTools(w.Tools); err != nil {
 		return nil, err
 	}
 	if err := decodeToolChoice(w.ToolChoice, req); err != nil {

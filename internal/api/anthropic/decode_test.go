@@ -163,7 +163,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"tool schema an array", `{"model":"m","max_tokens":1,"tools":[{"name":"f","input_schema":[]}],` + msgs + `}`, "tools[0].input_schema", "expected a JSON schema object"},
 		{"tool name bad", `{"model":"m","max_tokens":1,"tools":[{"name":"a b","input_schema":{}}],` + msgs + `}`, "tools[0].name", "invalid character"},
 		{"tool name duplicate", `{"model":"m","max_tokens":1,"tools":[{"name":"a","input_schema":{}},{"name":"a","input_schema":{}}],` + msgs + `}`, "tools[1].name", "duplicate"},
-		{"server tool", `{"model":"m","max_tokens":1,"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":5}],` + msgs + `}`, "tools[0].type", "server tool"},
+		{"server tool", `{"model":"m","max_tokens":1,"tools":[{"type":"code_execution_20250522","name":"code_execution"}],` + msgs + `}`, "tools[0].type", "server tool"},
 		{"tool_choice a string", `{"model":"m","max_tokens":1,"tool_choice":"auto",` + msgs + `}`, "tool_choice", "tool_choice: expected an object, got a string"},
 		{"tool_choice unknown type", `{"model":"m","max_tokens":1,"tool_choice":{"type":"required"},` + msgs + `}`, "tool_choice.type", `got "required"`},
 		{"tool_choice tool without name", `{"model":"m","max_tokens":1,"tools":[{"name":"f","input_schema":{}}],"tool_choice":{"type":"tool"},` + msgs + `}`, "tool_choice.name", "field required"},

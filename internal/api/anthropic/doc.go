@@ -35,11 +35,13 @@
 // Tools: a tool without a type, or of type "custom", is a function tool
 // (name, description, input_schema). Anthropic-defined client tools whose
 // schema Anthropic fixes and whose calls the client runs (bash_*,
-// text_editor_*) are offered with that schema. Server tools, which
-// Anthropic itself would run (web_search_*, web_fetch_*, code_execution_*,
-// computer_*, memory_*, tool_search_*, …), are refused with a 400 naming
-// them: ignoring them would let the model answer as if it had searched or
-// run code. thinking {type: enabled, budget_tokens} | adaptive | disabled
+// text_editor_*) are offered with that schema. A web_search_* server tool
+// switches on the upstream's own web search mode (Request.Search; its
+// sources come back as server_tool_use and web_search_tool_result blocks,
+// see search.go). Other server tools, which Anthropic itself would run
+// (web_fetch_*, code_execution_*, computer_*, memory_*, tool_search_*, …),
+// are refused with a 400 naming them: ignoring them would let the model
+// answer as if it had run code. thinking {type: enabled, budget_tokens} | adaptive | disabled
 // sets Request.Thinking (and ThinkingBudget); without it the model's own
 // default (or its -thinking variant) applies.
 //

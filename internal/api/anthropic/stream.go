@@ -19,7 +19,10 @@ const (
 // package doc). It is used by one goroutine.
 type streamEncoder struct {
 	meta          api.Meta
+	req           *api.Request
 	inputEstimate int
+	cites         []api.Citation // sources not yet written (searchBlocks)
+	searches      int            // search block pairs written
 	open          blockKind
 	next          int // index of the next block
 }
@@ -89,6 +92,13 @@ func (s *streamEncoder) Event(dst []byte, ev *api.Event) []byte {
 	if ev == nil {
 		return dst
 	}
+	if ev.Type == api.EventCitation {
+		if ev.Citation != nil {
+			s.cites = append(s.cites, *ev.Citation)
+		}
+		return dst
+	}
+	dst = s.flushSearch(dst)
 	switch ev.Type {
 	case api.EventReasoning:
 		if ev.Text == "" {
@@ -165,6 +175,7 @@ func (s *streamEncoder) closeBlock(dst []byte) []byte {
 // End closes the open block and writes message_delta (stop reason and the
 // whole usage, which the SDKs take over message_start's) and message_stop.
 func (s *streamEncoder) End(dst []byte, end *api.End) []byte {
+	dst = s.flushSearch(dst)
 	dst = s.closeBlock(dst)
 	if end == nil {
 		end = &api.End{}

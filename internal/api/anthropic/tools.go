@@ -49,24 +49,38 @@ type wireTool struct {
 	InputSchema json.RawMessage `json:"input_schema"`
 }
 
-// decodeTools reads tools (see the package doc for which kinds are served).
-func decodeTools(raw json.RawMessage) ([]toolcall.Tool, error) {
+// decodeTools reads tools (see the package doc for which kinds are
+// served). A web_search_* server tool is not a tool the model calls: it
+// switches on the upstream's own search mode (search true;
+// docs/qwen-protocol.md §6.2).
+func decodeTools(raw json.RawMessage) (tools []toolcall.Tool, search bool, err error) {
 	if absent(raw) {
-		return nil, nil
+		return nil, false, nil
 	}
 	var list []json.RawMessage
 	if err := into(raw, "tools", &list); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	tools := make([]toolcall.Tool, 0, len(list))
+	tools = make([]toolcall.Tool, 0, len(list))
 	for i, r := range list {
-		t, err := decodeTool(r, fmt.Sprintf("tools[%d]", i))
+		path := fmt.Sprintf("tools[%d]", i)
+		var head struct {
+			Type string `json:"type"`
+		}
+		if err := into(r, path, &head); err != nil {
+			return nil, false, err
+		}
+		if strings.HasPrefix(head.Type, "web_search_") {
+			search = true
+			continue
+		}
+		t, err := decodeTool(r, path)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		tools = append(tools, t)
 	}
-	return tools, nil
+	return tools, search, nil
 }
 
 func decodeTool(raw json.RawMessage, path string) (toolcall.Tool, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/toolcall"
@@ -36,7 +37,7 @@ func (Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
 		Model: req.Model, Stream: req.Stream, IncludeUsage: req.IncludeUsage(),
 		Tools: req.NeutralTools(), ToolChoice: choice, Parallel: parallel,
 		Messages: make([]api.Message, 0, len(req.Messages)),
-		Thinking: thinking(req),
+		Thinking: thinking(req), Search: req.WebSearch(),
 	}
 	if req.ThinkingBudget != nil && *req.ThinkingBudget > 0 {
 		out.ThinkingBudget = *req.ThinkingBudget
@@ -110,6 +111,7 @@ func (Codec) Answer(_ *api.Request, meta api.Meta, ans *api.Answer) (int, []byte
 	for _, c := range ans.Calls {
 		msg.ToolCalls = append(msg.ToolCalls, wireCall(c, false))
 	}
+	msg.Annotations = Annotations(ans.Citations, utf8.RuneCountInString(ans.Text))
 	b, err := json.Marshal(ChatCompletion{
 		ID: meta.ID, Object: "chat.completion", Created: meta.Created, Model: meta.Model, Usage: &u,
 		Choices: []Choice{{Message: msg, FinishReason: ans.End.FinishReason}},
@@ -157,6 +159,8 @@ type chunkStream struct {
 	h     ChunkHeader
 	role  string // "assistant" until the first chunk went out
 	usage bool
+	cites []api.Citation // sources, sent as annotations before the finish chunk
+	runes int            // characters of answer text sent
 }
 
 var (
@@ -171,11 +175,16 @@ func (s *chunkStream) Heartbeat(dst []byte) []byte { return append(dst, keepAliv
 func (s *chunkStream) Event(dst []byte, ev *api.Event) []byte {
 	dst = append(dst, "data: "...)
 	switch ev.Type {
+	case api.EventCitation:
+		// The answer text is not there yet: its span is known at the end.
+		s.cites = append(s.cites, *ev.Citation)
+		return dst[:len(dst)-len("data: ")]
 	case api.EventReasoning:
 		dst = AppendChunk(dst, &s.h, s.role, DeltaReasoning, ev.Text)
 	case api.EventToolCall:
 		dst = appendToolCallChunk(dst, &s.h, s.role, ev.Call)
 	default:
+		s.runes += utf8.RuneCountInString(ev.Text)
 		dst = AppendChunk(dst, &s.h, s.role, DeltaContent, ev.Text)
 	}
 	s.role = ""
@@ -212,6 +221,12 @@ func appendToolCallChunk(dst []byte, h *ChunkHeader, role string, c *toolcall.Ca
 }
 
 func (s *chunkStream) End(dst []byte, end *api.End) []byte {
+	if len(s.cites) > 0 {
+		dst = append(dst, "data: "...)
+		dst = appendAnnotationChunk(dst, &s.h, s.role, Annotations(s.cites, s.runes))
+		dst = append(dst, '\n', '\n')
+		s.role = ""
+	}
 	dst = append(dst, "data: "...)
 	dst = AppendFinishChunk(dst, &s.h, s.role, end.FinishReason)
 	dst = append(dst, '\n', '\n')

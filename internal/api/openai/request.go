@@ -36,6 +36,10 @@ type ChatRequest struct {
 	EnableThinking  *bool   `json:"enable_thinking,omitempty"`
 	ReasoningEffort *string `json:"reasoning_effort,omitempty"`
 	ThinkingBudget  *int    `json:"thinking_budget,omitempty"`
+	// WebSearchOptions (any object) switches on the upstream's web search
+	// mode; its fields (context size, user location) have no upstream
+	// counterpart and are ignored.
+	WebSearchOptions json.RawMessage `json:"web_search_options,omitempty"`
 }
 
 // StreamOptions is OpenAI's stream_options object.
@@ -219,6 +223,9 @@ func (r *ChatRequest) Validate() error {
 			return &RequestError{Message: fmt.Sprintf("Invalid value for 'reasoning_effort': %q; use none, minimal, low, medium or high", *r.ReasoningEffort), Param: "reasoning_effort", Code: "invalid_value"}
 		}
 	}
+	if ws := bytes.TrimSpace(r.WebSearchOptions); len(ws) > 0 && ws[0] != '{' && !bytes.Equal(ws, []byte("null")) {
+		return &RequestError{Message: "Invalid type for 'web_search_options': expected an object", Param: "web_search_options", Code: "invalid_type"}
+	}
 	if r.ThinkingBudget != nil && *r.ThinkingBudget < 0 {
 		return &RequestError{Message: "'thinking_budget' must be >= 0", Param: "thinking_budget", Code: "invalid_value"}
 	}
@@ -242,6 +249,13 @@ func (c Content) String() string {
 		b.WriteString(p.Text)
 	}
 	return b.String()
+}
+
+// WebSearch reports whether the client asked for web search
+// (web_search_options is an object, even an empty one).
+func (r *ChatRequest) WebSearch() bool {
+	ws := bytes.TrimSpace(r.WebSearchOptions)
+	return len(ws) > 0 && ws[0] == '{'
 }
 
 // IncludeUsage reports whether the client asked for a usage chunk.

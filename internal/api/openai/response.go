@@ -48,6 +48,8 @@ type ResponseMessage struct {
 	Content          *string    `json:"content"`
 	ReasoningContent string     `json:"reasoning_content,omitempty"`
 	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
+	// Annotations are the url_citation sources of a web search answer.
+	Annotations []Annotation `json:"annotations,omitempty"`
 }
 
 // Model is one entry of the model list.

@@ -35,6 +35,9 @@ type Codec struct {
 	now       func() time.Time
 	log       *slog.Logger
 	lastSweep atomic.Int64 // unix nanoseconds
+	// noWebSearch: a web search tool is dropped like the other hosted
+	// tools instead of switching search on.
+	noWebSearch bool
 }
 
 var (
@@ -47,6 +50,11 @@ type Option func(*Codec)
 
 // WithClock replaces time.Now (tests).
 func WithClock(now func() time.Time) Option { return func(c *Codec) { c.now = now } }
+
+// WithWebSearch says whether a declared web search tool switches on the
+// upstream's search mode (the default) or is dropped like the other
+// hosted tools (for agents that declare it on every request).
+func WithWebSearch(on bool) Option { return func(c *Codec) { c.noWebSearch = !on } }
 
 // WithLogger sets the logger of store failures (default slog.Default()).
 func WithLogger(l *slog.Logger) Option { return func(c *Codec) { c.log = l } }

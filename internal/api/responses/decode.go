@@ -96,6 +96,9 @@ func (c *Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
 	if err := decodeTools(w.Tools, extraTools, req, ex); err != nil {
 		return nil, err
 	}
+	if c.noWebSearch {
+		req.Search = false
+	}
 	if err := decodeToolChoice(w.ToolChoice, req, ex); err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package responses
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/toolcall"
@@ -45,7 +46,7 @@ func answerItems(respID string, ans *api.Answer) []any {
 		items = append(items, reasoningItem(itemID("rs", respID, 0), ans.Reasoning))
 	}
 	if ans.Text != "" || len(ans.Calls) == 0 {
-		items = append(items, messageItem(itemID("msg", respID, 0), ans.Text, "completed"))
+		items = append(items, messageItem(itemID("msg", respID, 0), ans.Text, "completed", ans.Citations))
 	}
 	for _, call := range ans.Calls {
 		items = append(items, callItem(respID, call, "completed"))
@@ -61,16 +62,37 @@ func reasoningItem(id, text string) ReasoningItem {
 	return it
 }
 
-func messageItem(id, text, status string) MessageItem {
+func messageItem(id, text, status string, cites []api.Citation) MessageItem {
 	it := MessageItem{ID: id, Type: "message", Status: status, Role: "assistant", Content: []OutputText{}}
 	if status == "completed" {
-		it.Content = append(it.Content, outputText(text))
+		it.Content = append(it.Content, outputText(text, cites))
 	}
 	return it
 }
 
-func outputText(text string) OutputText {
-	return OutputText{Type: "output_text", Text: text, Annotations: []any{}}
+func outputText(text string, cites []api.Citation) OutputText {
+	anns := make([]any, len(cites))
+	n := utf8.RuneCountInString(text)
+	for i, c := range cites {
+		anns[i] = urlCitation(c, n)
+	}
+	return OutputText{Type: "output_text", Text: text, Annotations: anns}
+}
+
+// URLCitation is a url_citation annotation of an output_text part. The
+// upstream names its sources for the whole answer (docs/qwen-protocol.md
+// §3.5), so each spans the whole text: start_index 0, end_index its
+// length in characters.
+type URLCitation struct {
+	Type       string `json:"type"` // url_citation
+	URL        string `json:"url"`
+	Title      string `json:"title"`
+	StartIndex int    `json:"start_index"`
+	EndIndex   int    `json:"end_index"`
+}
+
+func urlCitation(c api.Citation, n int) URLCitation {
+	return URLCitation{Type: "url_citation", URL: c.URL, Title: c.Title, EndIndex: n}
 }
 
 // callItem renders a call; in_progress items carry no arguments yet.

@@ -3,6 +3,7 @@ package responses
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/sse"
@@ -11,21 +12,24 @@ import (
 
 // event is one streamed event; each type sets the fields it has.
 type event struct {
-	Type           string          `json:"type"`
-	SequenceNumber int             `json:"sequence_number"`
-	Response       *Response       `json:"response,omitempty"`
-	OutputIndex    *int            `json:"output_index,omitempty"`
-	ItemID         string          `json:"item_id,omitempty"`
-	ContentIndex   *int            `json:"content_index,omitempty"`
-	SummaryIndex   *int            `json:"summary_index,omitempty"`
-	Item           any             `json:"item,omitempty"`
-	Part           any             `json:"part,omitempty"`
-	Delta          *string         `json:"delta,omitempty"`
-	Text           *string         `json:"text,omitempty"`
-	Arguments      *string         `json:"arguments,omitempty"`
-	Input          *string         `json:"input,omitempty"`
-	Name           string          `json:"name,omitempty"`
-	Logprobs       json.RawMessage `json:"logprobs,omitempty"`
+	Type           string    `json:"type"`
+	SequenceNumber int       `json:"sequence_number"`
+	Response       *Response `json:"response,omitempty"`
+	OutputIndex    *int      `json:"output_index,omitempty"`
+	ItemID         string    `json:"item_id,omitempty"`
+	ContentIndex   *int      `json:"content_index,omitempty"`
+	SummaryIndex   *int      `json:"summary_index,omitempty"`
+	Item           any       `json:"item,omitempty"`
+	Part           any       `json:"part,omitempty"`
+	Delta          *string   `json:"delta,omitempty"`
+	Text           *string   `json:"text,omitempty"`
+	Arguments      *string   `json:"arguments,omitempty"`
+	Input          *string   `json:"input,omitempty"`
+	Name           string    `json:"name,omitempty"`
+	// AnnotationIndex and Annotation: response.output_text.annotation.added.
+	AnnotationIndex *int            `json:"annotation_index,omitempty"`
+	Annotation      any             `json:"annotation,omitempty"`
+	Logprobs        json.RawMessage `json:"logprobs,omitempty"`
 }
 
 // open tells which item is being streamed.
@@ -48,6 +52,9 @@ type stream struct {
 	buf    strings.Builder // the open item's text
 	msgs   int             // message items made so far
 	rs     int             // reasoning items made so far
+	// cites are web sources not yet attached to a message: they go on the
+	// next message item closed (sources come before the answer text).
+	cites []api.Citation
 }
 
 // NewStream returns the encoder of one streamed answer.
@@ -113,6 +120,10 @@ func (s *stream) Event(dst []byte, ev *api.Event) []byte {
 			return dst
 		}
 		return s.call(s.close(dst), ev.Call)
+	case api.EventCitation:
+		if ev.Citation != nil {
+			s.cites = append(s.cites, *ev.Citation)
+		}
 	}
 	return dst
 }
@@ -130,9 +141,9 @@ func (s *stream) openMessage(dst []byte) []byte {
 	s.open, s.openID = openMessage, itemID("msg", s.resp.ID, s.msgs)
 	s.msgs++
 	idx := ptr(len(s.resp.Output))
-	dst = s.emit(dst, event{Type: "response.output_item.added", OutputIndex: idx, Item: messageItem(s.openID, "", "in_progress")})
+	dst = s.emit(dst, event{Type: "response.output_item.added", OutputIndex: idx, Item: messageItem(s.openID, "", "in_progress", nil)})
 	return s.emit(dst, event{Type: "response.content_part.added", ItemID: s.openID, OutputIndex: idx,
-		ContentIndex: &zero, Part: outputText("")})
+		ContentIndex: &zero, Part: outputText("", nil)})
 }
 
 // close finishes the open reasoning or message item, if any.
@@ -148,10 +159,17 @@ func (s *stream) close(dst []byte) []byte {
 			Part: SummaryText{Type: "summary_text", Text: text}})
 		item = reasoningItem(id, text)
 	} else {
+		cites := s.cites
+		s.cites = nil
+		n := utf8.RuneCountInString(text)
+		for i, c := range cites {
+			dst = s.emit(dst, event{Type: "response.output_text.annotation.added", ItemID: id, OutputIndex: idx,
+				ContentIndex: &zero, AnnotationIndex: ptr(i), Annotation: urlCitation(c, n)})
+		}
 		dst = s.emit(dst, event{Type: "response.output_text.done", ItemID: id, OutputIndex: idx, ContentIndex: &zero, Text: &text,
 			Logprobs: json.RawMessage("[]")})
-		dst = s.emit(dst, event{Type: "response.content_part.done", ItemID: id, OutputIndex: idx, ContentIndex: &zero, Part: outputText(text)})
-		item = messageItem(id, text, "completed")
+		dst = s.emit(dst, event{Type: "response.content_part.done", ItemID: id, OutputIndex: idx, ContentIndex: &zero, Part: outputText(text, cites)})
+		item = messageItem(id, text, "completed", cites)
 	}
 	dst = s.emit(dst, event{Type: "response.output_item.done", OutputIndex: idx, Item: item})
 	s.resp.Output = append(s.resp.Output, item)
@@ -186,7 +204,9 @@ func (s *stream) call(dst []byte, c *toolcall.Call) []byte {
 // response.incomplete when the answer was cut (length, content filter).
 func (s *stream) End(dst []byte, end *api.End) []byte {
 	dst = s.close(dst)
-	if len(s.resp.Output) == 0 { // an empty answer is still one (empty) message
+	// An empty answer is still one (empty) message; sources that came
+	// after the last message get one too, rather than being lost.
+	if len(s.resp.Output) == 0 || len(s.cites) > 0 {
 		dst = s.openMessage(dst)
 		dst = s.close(dst)
 	}

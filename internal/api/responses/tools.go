@@ -14,7 +14,10 @@ import (
 // Hosted tools (web_search, file_search, code_interpreter, local_shell,
 // mcp, …) are dropped: the relay cannot run them, and agents such as
 // Codex declare some of them by default, so refusing them would make the
-// whole request fail. extra are the tools of additional_tools input items.
+// whole request fail; a web search tool (web_search, web_search_preview
+// and their dated forms) instead switches on the upstream's own search
+// mode (docs/qwen-protocol.md §6.2). extra are the tools of
+// additional_tools input items.
 func decodeTools(raw json.RawMessage, extra []wireTool, req *api.Request, ex *extra) error {
 	ex.tools = json.RawMessage("[]")
 	var top []wireTool
@@ -32,6 +35,10 @@ func decodeTools(raw json.RawMessage, extra []wireTool, req *api.Request, ex *ex
 			req.Tools = append(req.Tools, toolcall.Tool{Name: t.Name, Description: t.Description, Custom: true, Format: formatText(t.Format)})
 		case "":
 			return api.Invalid("missing_required_parameter", param+".type", "%s.type is required", param)
+		default:
+			if isWebSearch(t.Type) {
+				req.Search = true
+			}
 		}
 		return nil
 	}
@@ -54,6 +61,12 @@ func decodeTools(raw json.RawMessage, extra []wireTool, req *api.Request, ex *ex
 		}
 	}
 	return nil
+}
+
+// isWebSearch reports the hosted web search tool types.
+func isWebSearch(typ string) bool {
+	return typ == "web_search" || typ == "web_search_preview" ||
+		strings.HasPrefix(typ, "web_search_preview_") || strings.HasPrefix(typ, "web_search_2")
 }
 
 // formatText describes a custom tool's input format to the model.
