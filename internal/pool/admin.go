@@ -289,7 +289,7 @@ func (p *Pool) TestAccount(ctx context.Context, id int64) (AccountStatus, error)
 		return AccountStatus{}, err
 	}
 	err = p.probe(ctx, e)
-	p.Wait() // a rejected token is re-checked in the background: report its verdict
+	p.waitReauth(ctx, e) // a rejected token is re-checked in the background: report its verdict
 	p.mu.Lock()
 	st := p.statusLocked(e)
 	p.mu.Unlock()

@@ -208,5 +208,23 @@ func (p *Pool) reauthLater(e *entry, gen uint64) {
 }
 
 // Wait blocks until the background saves and sign-ins started by released
-// leases are done. Call it at shutdown, once no request is running.
+// leases are done. Call it at shutdown, once no request is running (a
+// WaitGroup must not gain work while it is waited on).
 func (p *Pool) Wait() { p.bg.Wait() }
+
+// waitReauth waits until e's background sign-in (if any) has ended.
+func (p *Pool) waitReauth(ctx context.Context, e *entry) {
+	for {
+		p.mu.Lock()
+		busy, wake := e.relogging, p.wake
+		p.mu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		}
+	}
+}
