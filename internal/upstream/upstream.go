@@ -37,6 +37,10 @@ type ChatRequest struct {
 	ThinkingBudget int
 	// MaxTokens is passed on where the provider accepts it; 0 means unset.
 	MaxTokens int
+	// Files are the attachments of the latest user turn (earlier turns'
+	// attachments are only named in their text); the provider uploads them
+	// after the account is chosen.
+	Files []File
 	// Transform, when set, wraps the stream of every attempt (a fresh
 	// wrapper per attempt): the tool-call parser, which turns call blocks
 	// in the text into EventToolCall events. The relay sees the wrapped
