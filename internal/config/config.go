@@ -104,10 +104,17 @@ type Config struct {
 	RetryBudget   time.Duration `yaml:"retry_budget"`
 	RetryBackoff  time.Duration `yaml:"retry_backoff"`
 
-	MaxInFlight     int           `yaml:"max_in_flight"`
-	MaxRequestBytes int64         `yaml:"max_request_bytes"`
-	UpstreamMaxBody int           `yaml:"upstream_max_body"`
-	ModelsTTL       time.Duration `yaml:"models_ttl"`
+	MaxInFlight     int   `yaml:"max_in_flight"`
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// AllowPrivateMediaURLs lets image/file URLs reach loopback, private
+	// and link-local addresses (LAN setups); off by default (SSRF rule).
+	AllowPrivateMediaURLs bool `yaml:"allow_private_media_urls"`
+	// MediaMaxBytes caps one fetched or decoded attachment.
+	MediaMaxBytes int64 `yaml:"media_max_bytes"`
+	// MediaFetchTimeout bounds fetching one attachment URL.
+	MediaFetchTimeout time.Duration `yaml:"media_fetch_timeout"`
+	UpstreamMaxBody   int           `yaml:"upstream_max_body"`
+	ModelsTTL         time.Duration `yaml:"models_ttl"`
 	// ModelAliases maps the model names agents send to Qwen models:
 	// "alias=model,prefix*=model" (exact aliases win over prefixes).
 	ModelAliases string `yaml:"model_aliases"`
@@ -166,7 +173,9 @@ func Default() Config {
 		RetryBudget:          60 * time.Second,
 		RetryBackoff:         300 * time.Millisecond,
 		MaxInFlight:          100,
-		MaxRequestBytes:      8 << 20,
+		MaxRequestBytes:      32 << 20, // a few base64 images fit
+		MediaMaxBytes:        20 << 20,
+		MediaFetchTimeout:    30 * time.Second,
 		UpstreamMaxBody:      128000,
 		ModelsTTL:            time.Hour,
 		ToolRetries:          1,
@@ -235,6 +244,8 @@ func (c *Config) Validate() error {
 		{"retry_attempts", int64(c.RetryAttempts)},
 		{"max_in_flight", int64(c.MaxInFlight)},
 		{"max_request_bytes", c.MaxRequestBytes},
+		{"media_max_bytes", c.MediaMaxBytes},
+		{"media_fetch_timeout", int64(c.MediaFetchTimeout)},
 		{"upstream_max_body", int64(c.UpstreamMaxBody)},
 		{"connect_timeout", int64(c.ConnectTimeout)},
 		{"heartbeat_interval", int64(c.HeartbeatInterval)},

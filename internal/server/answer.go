@@ -54,6 +54,10 @@ func (s *Server) serveAnswer(c api.Codec) http.HandlerFunc {
 			}
 			defer func() { release(int64(ri.usage.PromptTokens + ri.usage.CompletionTokens)) }()
 		}
+		if ureq.Files, err = s.resolveMedia(r.Context(), req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		picker := s.picker
 		if ri.clientCred != nil {
 			picker = relay.SinglePicker{Cred: *ri.clientCred}
