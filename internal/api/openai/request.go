@@ -248,9 +248,8 @@ func (r *ChatRequest) Validate() error {
 				if m.Role != "user" {
 					return &RequestError{Message: fmt.Sprintf("content part type %q is only accepted in user messages", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "invalid_value"}
 				}
-				if _, err := partMedia(&m.Content.Parts[j], fmt.Sprintf("messages[%d].content[%d]", i, j)); err != nil {
-					return err
-				}
+				// The payload is read once, by Codec.Decode (messageMedia):
+				// an image can be megabytes of JSON string.
 			case "input_audio", "audio", "video_url", "input_image", "image", "input_file":
 				return &RequestError{Message: fmt.Sprintf("content part type %q is not supported: this relay accepts text, image_url and file parts (the upstream takes no audio or video input here)", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "unsupported_content"}
 			default:
