@@ -34,7 +34,11 @@ func partMedia(p *ContentPart, param string) (api.Media, error) {
 		if strings.TrimSpace(u.URL) == "" {
 			return api.Media{}, badPart(param+".image_url.url", "'image_url.url' is required: an http(s) URL or a data: URI")
 		}
-		return api.Media{Kind: api.MediaImage, Source: strings.TrimSpace(u.URL)}, nil
+		src := strings.TrimSpace(u.URL)
+		if !hasPrefixFold(src, "data:") && !hasPrefixFold(src, "http://") && !hasPrefixFold(src, "https://") {
+			return api.Media{}, badPart(param+".image_url.url", "'image_url.url' must be an http(s) URL or a data: URI")
+		}
+		return api.Media{Kind: api.MediaImage, Source: src}, nil
 	case "file":
 		f, err := media.ParseFilePart(p.File)
 		if err != nil {
@@ -70,4 +74,8 @@ func messageMedia(m *Message, i int) ([]api.Media, error) {
 		out = append(out, md)
 	}
 	return out, nil
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
