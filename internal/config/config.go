@@ -70,6 +70,11 @@ type Config struct {
 	Protocol       string `yaml:"protocol"`        // v2 | legacy
 	BodyStyle      string `yaml:"body_style"`      // browser | simple
 	ThinkingFormat string `yaml:"thinking_format"` // summary | detail
+	// UploadSTSPath is the STS token endpoint of the upload path
+	// (/api/v2/files/getstsToken or /api/v1/files/getstsToken).
+	UploadSTSPath string `yaml:"upload_sts_path"`
+	// OSSSignature signs attachment uploads: v4 (default) or v1.
+	OSSSignature   string `yaml:"oss_signature"`
 	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
 
 	UserAgent     string `yaml:"user_agent"`
@@ -158,6 +163,8 @@ func Default() Config {
 		Protocol:             "v2",
 		BodyStyle:            "browser",
 		ThinkingFormat:       "summary",
+		UploadSTSPath:        "/api/v2/files/getstsToken",
+		OSSSignature:         "v4",
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
 		ChatPool:             true,
@@ -209,6 +216,8 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "protocol", c.Protocol, "v2", "legacy")
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
+	oneOf(&errs, "oss_signature", c.OSSSignature, "v4", "v1")
+	oneOf(&errs, "upload_sts_path", c.UploadSTSPath, "/api/v2/files/getstsToken", "/api/v1/files/getstsToken")
 	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&errs, "log_format", c.LogFormat, "json", "text")

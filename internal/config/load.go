@@ -110,6 +110,8 @@ var settings = []setting{
 	{"protocol", "upstream protocol: v2 or legacy", str(func(c *Config) *string { return &c.Protocol })},
 	{"body-style", "v2 request body style: browser or simple", str(func(c *Config) *string { return &c.BodyStyle })},
 	{"thinking-format", "thinking format asked of the upstream: summary or detail", str(func(c *Config) *string { return &c.ThinkingFormat })},
+	{"upload-sts-path", "STS token endpoint for attachment uploads: /api/v2/files/getstsToken or /api/v1/files/getstsToken", str(func(c *Config) *string { return &c.UploadSTSPath })},
+	{"oss-signature", "signature of attachment uploads to OSS: v4 or v1", str(func(c *Config) *string { return &c.OSSSignature })},
 	{"thinking-budget", "default thinking budget in tokens (0 = upstream default)", integer(func(c *Config) *int { return &c.ThinkingBudget })},
 	{"user-agent", "User-Agent sent upstream (empty = built-in browser UA)", str(func(c *Config) *string { return &c.UserAgent })},
 	{"client-version", "'version' header sent upstream (empty = built-in, 0.2.81)", str(func(c *Config) *string { return &c.ClientVersion })},
