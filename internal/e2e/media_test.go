@@ -162,3 +162,29 @@ func TestMediaUploadFailureIsAnError(t *testing.T) {
 	}
 	e.emu.SetUploadFailure(qwenfake.UploadOK)
 }
+
+// Uploads belong to the account that made them: when the first account's
+// completion fails after its upload, the retry on another account uploads
+// again (the emulator refuses a files[] entry naming another user's object,
+// so a successful answer proves the second upload).
+func TestMediaRetryUploadsAgain(t *testing.T) {
+	e := start(t, setup{users: []string{"alice", "bob"}})
+	e.emu.SetAccountFailure("alice", qwenfake.Failure{Mode: qwenfake.ModeCaptcha})
+	p := mediaParams(imagePart(dataURI("image/png", testPNG)))
+	want := "file name=image.png class=vision type=image/png size=2048\n"
+	for i := 0; i < 3; i++ {
+		c, err := e.client.Chat.Completions.New(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Choices[0].Message.Content; got != want {
+			t.Fatalf("upstream saw %q, want %q", got, want)
+		}
+	}
+	if n := e.emu.Account("alice").Requests; n != 1 {
+		t.Fatalf("alice answered %d completions, want 1 (then quarantined)", n)
+	}
+	if n := e.emu.Stats().Paths["/api/v2/files/getstsToken"]; n != 4 {
+		t.Fatalf("%d STS tokens issued, want 4 (alice's wasted upload, then one per answer)", n)
+	}
+}
