@@ -51,6 +51,19 @@ func mediaNote(m *api.Media) string {
 	return "[" + kind + " attached earlier: " + name + "]"
 }
 
+// namedMedia are the attachments of m that are only named in the text:
+// all of an earlier turn's, and of the last user turn those without a
+// source (a stored conversation keeps no data: URI).
+func namedMedia(m *api.Message, last bool) []*api.Media {
+	var out []*api.Media
+	for j := range m.Media {
+		if !last || m.Media[j].Source == "" {
+			out = append(out, &m.Media[j])
+		}
+	}
+	return out
+}
+
 // resolveMedia fetches or decodes the media of the last user turn into
 // upstream files. Any failure is a Problem in the surface's shape: 400 for
 // a bad or refused medium, 413 for one over the size limit.
@@ -59,7 +72,12 @@ func (s *Server) resolveMedia(ctx context.Context, req *api.Request) ([]upstream
 	if i < 0 || len(req.Messages[i].Media) == 0 {
 		return nil, nil
 	}
-	md := req.Messages[i].Media
+	var md []api.Media
+	for _, m := range req.Messages[i].Media {
+		if m.Source != "" {
+			md = append(md, m)
+		}
+	}
 	if len(md) > maxAttachments {
 		return nil, api.Invalid("too_many_attachments", "", "a message may carry at most %d images and files (got %d)", maxAttachments, len(md))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,7 +41,8 @@ func TestResolveMedia(t *testing.T) {
 			nil, 400, "invalid_media_unsupported_type"},
 		{"too large", []api.Message{{Role: "user", Media: []api.Media{{Kind: api.MediaImage, Source: "data:image/png;base64," + b64(make([]byte, 100))}}}},
 			nil, 413, "invalid_media_too_large"},
-		{"too many", []api.Message{{Role: "user", Media: make([]api.Media, maxAttachments+1)}}, nil, 400, "too_many_attachments"},
+		{"stored without a source", []api.Message{{Role: "user", Media: []api.Media{{Kind: api.MediaImage, Filename: "old.png"}}}}, nil, 0, ""},
+		{"too many", []api.Message{{Role: "user", Media: slices.Repeat([]api.Media{img}, maxAttachments+1)}}, nil, 400, "too_many_attachments"},
 		{"blocked address", []api.Message{{Role: "user", Media: []api.Media{{Kind: api.MediaImage, Source: "http://127.0.0.1:1/x.png"}}}},
 			nil, 400, "invalid_media_blocked_address"},
 	}
@@ -77,7 +79,13 @@ func TestEarlierMediaAreNamed(t *testing.T) {
 		{Role: "assistant", Text: "a cat"},
 		{Role: "user", Text: "and this?", Media: []api.Media{{Kind: api.MediaImage, Source: "data:image/png;base64,BBBB"}}},
 	}}
+	req.Messages = append(req.Messages, api.Message{Role: "user", Text: "stored", Media: []api.Media{{Kind: api.MediaImage, Filename: "s.png"}}})
 	msgs := renderMessages(req)
+	if got := msgs[3].Content; got != "stored\n[image attached earlier: s.png]" {
+		t.Errorf("sourceless last turn %q", got)
+	}
+	req.Messages = req.Messages[:3]
+	msgs = renderMessages(req)
 	if got := msgs[0].Content; got != "look\n[image attached earlier]\n[file attached earlier: https://example.com/r.pdf]" {
 		t.Errorf("earlier turn %q", got)
 	}

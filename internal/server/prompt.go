@@ -40,15 +40,15 @@ func renderMessages(req *api.Request) []upstream.Message {
 	for i := 0; i < len(req.Messages); i++ {
 		m := &req.Messages[i]
 		switch {
-		case len(m.Media) > 0 && i != last:
+		case len(namedMedia(m, i == last)) > 0:
 			// An earlier turn's attachments are named, not uploaded again.
 			var b strings.Builder
 			b.WriteString(m.Text)
-			for j := range m.Media {
+			for _, md := range namedMedia(m, i == last) {
 				if b.Len() > 0 {
 					b.WriteByte('\n')
 				}
-				b.WriteString(mediaNote(&m.Media[j]))
+				b.WriteString(mediaNote(md))
 			}
 			out = append(out, upstream.Message{Role: m.Role, Content: b.String()})
 		case m.Role == "tool":

@@ -2,6 +2,7 @@ package responses
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
@@ -27,5 +28,26 @@ func TestContentMedia(t *testing.T) {
 				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestStoredConversationKeepsMediaNamesOnly(t *testing.T) {
+	in := []api.Message{{Role: "user", Text: "x", Media: []api.Media{
+		{Kind: api.MediaImage, Source: "data:image/png;base64,AAAA"},
+		{Kind: api.MediaFile, Source: "https://e.com/r.pdf", Filename: "r.pdf"}}}}
+	b, err := encodeConversation(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "base64") {
+		t.Fatalf("a data URI was stored: %s", b)
+	}
+	out, err := decodeConversation(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []api.Media{{Kind: api.MediaImage}, {Kind: api.MediaFile, Source: "https://e.com/r.pdf", Filename: "r.pdf"}}
+	if !reflect.DeepEqual(out[0].Media, want) {
+		t.Fatalf("got %+v, want %+v", out[0].Media, want)
 	}
 }
