@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -202,4 +203,44 @@ func FuzzParseSTS(f *testing.F) {
 			t.Fatalf("url %q misses the key", u)
 		}
 	})
+}
+
+// BenchmarkOpenChatUpload measures what uploading adds to opening an
+// answer (STS token + OSS PUT to the emulator on loopback), and the
+// client's allocation for it: the file's bytes are sent from the caller's
+// slice, never copied.
+func BenchmarkOpenChatUpload(b *testing.B) {
+	for _, size := range []int{0, 1 << 20, 10 << 20} {
+		name := map[int]string{0: "no-file", 1 << 20: "1MB", 10 << 20: "10MB"}[size]
+		b.Run(name, func(b *testing.B) {
+			fake := qwenfake.New(qwenfake.Options{})
+			srv := httptest.NewServer(fake)
+			defer func() { fake.Close(); srv.Close() }()
+			cred := upstream.Credential{ID: "u1", Token: fake.MintToken("u1", time.Hour)}
+			tr := &http.Transport{DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			c, err := New(Options{BaseURL: srv.URL, HTTPClient: &http.Client{Transport: tr}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			req := userReq("hi [[qwenfake tokens=1]]")
+			if size > 0 {
+				req.Files = []upstream.File{{Name: "a.png", ContentType: "image/png", Data: make([]byte, size), Kind: upstream.FileImage}}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				st, err := c.OpenChat(context.Background(), cred, req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					if _, err := st.Next(); err != nil {
+						break
+					}
+				}
+				st.Close()
+			}
+		})
+	}
 }
