@@ -39,6 +39,8 @@ type Request struct {
 type Message struct {
 	Role string // system, user, assistant, tool
 	Text string
+	// Media are the images and files attached to the turn, unresolved.
+	Media []Media
 	// Reasoning is an earlier answer's reasoning, as some clients replay it
 	// (Anthropic thinking blocks); it is not sent upstream.
 	Reasoning string

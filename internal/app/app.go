@@ -18,6 +18,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/admin"
 	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/keys"
+	"github.com/qwenrelay/qwenrelay/internal/media"
 	"github.com/qwenrelay/qwenrelay/internal/metrics"
 	"github.com/qwenrelay/qwenrelay/internal/pool"
 	"github.com/qwenrelay/qwenrelay/internal/qwen"
@@ -144,6 +145,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ModelsTTL: cfg.ModelsTTL, CORSOrigins: cfg.CORSOrigins,
 		ModelAliases: aliases, ToolRetries: cfg.ToolRetries,
 		Keys: a.Keys, Usage: a.Recorder,
+		Media:    &media.Fetcher{AllowPrivate: cfg.AllowPrivateMediaURLs, MaxBytes: cfg.MediaMaxBytes, Timeout: cfg.MediaFetchTimeout},
 		Surfaces: []server.Surface{responsesSurface(st, cfg.ResponsesRetention, cfg.ResponsesWebSearch, log), anthropicSurface(cfg.MaxRequestBytes)},
 	}, rl, picker, a.Metrics, log)
 	a.Handler, a.server = srv.Handler(), srv

@@ -94,6 +94,7 @@ func NewProvider(cfg config.Config, hc *http.Client, log *slog.Logger) (*qwen.Cl
 		ChatPool: qwen.ChatPoolOptions{
 			Enabled: cfg.ChatPool, PerCredential: cfg.ChatPoolSize, Total: cfg.ChatPoolTotal, TTL: cfg.ChatPoolTTL,
 		},
+		Upload: qwen.UploadOptions{STSPath: cfg.UploadSTSPath, Signature: cfg.OSSSignature},
 		Logger: log,
 	})
 }

@@ -75,7 +75,12 @@ type Config struct {
 	// switches on the upstream's search mode (false: it is dropped, as
 	// for agents that declare it on every request).
 	ResponsesWebSearch bool `yaml:"responses_web_search"`
-	ThinkingBudget     int  `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
+	// UploadSTSPath is the STS token endpoint of the upload path
+	// (/api/v2/files/getstsToken or /api/v1/files/getstsToken).
+	UploadSTSPath string `yaml:"upload_sts_path"`
+	// OSSSignature signs attachment uploads: v4 (default) or v1.
+	OSSSignature   string `yaml:"oss_signature"`
+	ThinkingBudget int    `yaml:"thinking_budget"` // default budget sent when thinking; 0 = upstream default
 
 	UserAgent     string `yaml:"user_agent"`
 	ClientVersion string `yaml:"client_version"` // the "version" header
@@ -109,10 +114,17 @@ type Config struct {
 	RetryBudget   time.Duration `yaml:"retry_budget"`
 	RetryBackoff  time.Duration `yaml:"retry_backoff"`
 
-	MaxInFlight     int           `yaml:"max_in_flight"`
-	MaxRequestBytes int64         `yaml:"max_request_bytes"`
-	UpstreamMaxBody int           `yaml:"upstream_max_body"`
-	ModelsTTL       time.Duration `yaml:"models_ttl"`
+	MaxInFlight     int   `yaml:"max_in_flight"`
+	MaxRequestBytes int64 `yaml:"max_request_bytes"`
+	// AllowPrivateMediaURLs lets image/file URLs reach loopback, private
+	// and link-local addresses (LAN setups); off by default (SSRF rule).
+	AllowPrivateMediaURLs bool `yaml:"allow_private_media_urls"`
+	// MediaMaxBytes caps one fetched or decoded attachment.
+	MediaMaxBytes int64 `yaml:"media_max_bytes"`
+	// MediaFetchTimeout bounds fetching one attachment URL.
+	MediaFetchTimeout time.Duration `yaml:"media_fetch_timeout"`
+	UpstreamMaxBody   int           `yaml:"upstream_max_body"`
+	ModelsTTL         time.Duration `yaml:"models_ttl"`
 	// ModelAliases maps the model names agents send to Qwen models:
 	// "alias=model,prefix*=model" (exact aliases win over prefixes).
 	ModelAliases string `yaml:"model_aliases"`
@@ -158,6 +170,8 @@ func Default() Config {
 		ThinkingFormat:       "summary",
 		SearchStyle:          "chat_type",
 		ResponsesWebSearch:   true,
+		UploadSTSPath:        "/api/v2/files/getstsToken",
+		OSSSignature:         "v4",
 		TokenTransport:       "cookie",
 		DeleteChats:          true,
 		ChatPool:             true,
@@ -173,7 +187,9 @@ func Default() Config {
 		RetryBudget:          60 * time.Second,
 		RetryBackoff:         300 * time.Millisecond,
 		MaxInFlight:          100,
-		MaxRequestBytes:      8 << 20,
+		MaxRequestBytes:      32 << 20, // a few base64 images fit
+		MediaMaxBytes:        20 << 20,
+		MediaFetchTimeout:    30 * time.Second,
 		UpstreamMaxBody:      128000,
 		ModelsTTL:            time.Hour,
 		ToolRetries:          1,
@@ -208,6 +224,8 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "body_style", c.BodyStyle, "browser", "simple")
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
 	oneOf(&errs, "search_style", c.SearchStyle, "chat_type", "auto_search")
+	oneOf(&errs, "oss_signature", c.OSSSignature, "v4", "v1")
+	oneOf(&errs, "upload_sts_path", c.UploadSTSPath, "/api/v2/files/getstsToken", "/api/v1/files/getstsToken")
 	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")
 	oneOf(&errs, "log_format", c.LogFormat, "json", "text")
@@ -243,6 +261,8 @@ func (c *Config) Validate() error {
 		{"retry_attempts", int64(c.RetryAttempts)},
 		{"max_in_flight", int64(c.MaxInFlight)},
 		{"max_request_bytes", c.MaxRequestBytes},
+		{"media_max_bytes", c.MediaMaxBytes},
+		{"media_fetch_timeout", int64(c.MediaFetchTimeout)},
 		{"upstream_max_body", int64(c.UpstreamMaxBody)},
 		{"connect_timeout", int64(c.ConnectTimeout)},
 		{"heartbeat_interval", int64(c.HeartbeatInterval)},

@@ -71,6 +71,8 @@ type Options struct {
 	// ChatPool keeps chats created ahead of the requests (v2 only; needs
 	// DeleteChats). Close deletes the ones left unused.
 	ChatPool ChatPoolOptions
+	// Upload configures the upload path of attachments (§6.6).
+	Upload UploadOptions
 	// Logger receives the clean-up's warnings (nil: discarded). No secret
 	// is ever logged.
 	Logger *slog.Logger
@@ -170,6 +172,9 @@ func normalize(o *Options) error {
 	if err := o.ChatPool.normalize(); err != nil {
 		return err
 	}
+	if err := o.Upload.normalize(); err != nil {
+		return err
+	}
 	o.Headers = o.Headers.withDefaults()
 	return nil
 }
@@ -200,6 +205,9 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 	}
 	req, hide := c.thinkingRule(req)
 	if c.opts.Protocol == ProtocolLegacy {
+		if len(req.Files) > 0 {
+			return nil, upstream.Errorf(upstream.KindBadRequest, "attachments need protocol v2 (the era-1 upload is not supported)")
+		}
 		body, err := c.legacyBody(req)
 		if err != nil {
 			return nil, err
@@ -220,7 +228,13 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 	content := flatten(req.Messages)
 	// Size check first, with a placeholder id of a real id's length, so an
 	// oversized conversation never costs a chats/new call.
-	if _, err := c.v2Body(req, content, placeholderChatID); err != nil {
+	if _, err := c.v2Body(req, content, placeholderChatID, placeholderEntries(req.Files, c.now())...); err != nil {
+		return nil, err
+	}
+	// Attachments belong to the account that uploads them (§6.6): this
+	// call's credential, so a retry on another account uploads again.
+	files, err := c.uploadFiles(ctx, cred, req.Files)
+	if err != nil {
 		return nil, err
 	}
 	chatID := ""
@@ -235,7 +249,7 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 				return nil, err
 			}
 		}
-		body, err := c.v2Body(req, content, chatID)
+		body, err := c.v2Body(req, content, chatID, files...)
 		if err != nil {
 			c.chatDone(cred, chatID)
 			return nil, err

@@ -54,7 +54,7 @@ type browserMessage struct {
 	Role          string        `json:"role"`
 	Content       string        `json:"content"`
 	UserAction    string        `json:"user_action"`
-	Files         []struct{}    `json:"files"`
+	Files         []fileEntry   `json:"files"`
 	Timestamp     int64         `json:"timestamp"`
 	Models        []string      `json:"models"`
 	ChatType      string        `json:"chat_type"`
@@ -86,11 +86,12 @@ type simpleBody struct {
 }
 
 type simpleMessage struct {
-	Role          string   `json:"role"`
-	Content       string   `json:"content"`
-	ChatType      string   `json:"chat_type"`
-	Extra         struct{} `json:"extra"`
-	FeatureConfig any      `json:"feature_config,omitempty"`
+	Role          string      `json:"role"`
+	Content       string      `json:"content"`
+	ChatType      string      `json:"chat_type"`
+	Extra         struct{}    `json:"extra"`
+	FeatureConfig any         `json:"feature_config,omitempty"`
+	Files         []fileEntry `json:"files,omitempty"`
 }
 
 // legacyFeatures is the era-1 feature_config: thinking only (docs/qwen-protocol.md §2.2).
@@ -150,7 +151,10 @@ func (c *Client) chatType(req *upstream.ChatRequest) string {
 
 // v2Body builds the completion body for chatID and refuses it when it is
 // larger than MaxBodyBytes.
-func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string) ([]byte, error) {
+func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string, files ...fileEntry) ([]byte, error) {
+	if files == nil {
+		files = []fileEntry{}
+	}
 	now := c.now()
 	ct := c.chatType(req)
 	var v any
@@ -160,12 +164,12 @@ func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string) ([]by
 			Stream: true, IncrementalOutput: true, ChatType: ct, Model: req.Model,
 			SessionID: newUUID(), ID: newUUID(), SubChatType: ct, ChatMode: "normal",
 			ChatID: chatID, noTools: toolsOff,
-			Messages: []simpleMessage{{Role: "user", Content: content, ChatType: ct, FeatureConfig: &f}},
+			Messages: []simpleMessage{{Role: "user", Content: content, ChatType: ct, FeatureConfig: &f, Files: files}},
 		}
 	} else {
 		m := browserMessage{
 			FID: newUUID(), ChildrenIDs: []string{newUUID()}, Role: "user", Content: content,
-			UserAction: "chat", Files: []struct{}{}, Timestamp: now.Unix(), Models: []string{req.Model},
+			UserAction: "chat", Files: files, Timestamp: now.Unix(), Models: []string{req.Model},
 			ChatType: ct, SubChatType: ct, FeatureConfig: c.features(req),
 		}
 		m.Extra.Meta.SubChatType = ct

@@ -112,6 +112,10 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 	if hasDirective {
 		p.applyDirective(&d)
 		if !preStream(fail.Mode) {
+			if d.Echo == "files" {
+				text = s.echoFiles(req)
+				d.Echo = "raw"
+			}
 			s.applyScript(p, &d, text)
 		}
 	}
@@ -189,6 +193,9 @@ func (s *Server) checkCompletion(req *completionRequest, chatID, uid string) (*c
 	m := s.models[req.model()]
 	if m == nil {
 		return nil, http.StatusOK, fmt.Appendf(nil, errModelTmpl, newUUID(), jsonEscape(req.model()))
+	}
+	if errBody := s.checkFiles(req, uid); errBody != nil {
+		return nil, http.StatusOK, errBody
 	}
 	if m.ThinkingRequired && !req.last().FeatureConfig.ThinkingEnabled {
 		s.stats.fail(ModeInvalidInput)

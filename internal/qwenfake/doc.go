@@ -15,6 +15,12 @@
 //	GET    /api/v2/chats/{id}               chat detail; DELETE deletes ({"status":true})
 //	POST   /api/v1/files/getstsToken        flat STS reply; /api/v2/… wraps it in {success,data}
 //	POST   /api/v2/files/parse, …/status    pending → (parse) → running → success; unknown → failed
+//	PUT    /oss/{bucket}/{file_path}        the emulated OSS bucket: the STS reply's endpoint is
+//	                                        "http://<emulator host>/oss"; the object must have been
+//	                                        granted by an STS token, x-oss-security-token must be
+//	                                        that token and Authorization a V4 (OSS4-HMAC-SHA256,
+//	                                        UNSIGNED-PAYLOAD) or V1 ("OSS <key>:<sig>") signature
+//	                                        by its access key (the shape is checked, not the HMAC)
 //	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
 //	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
 //	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
@@ -116,6 +122,12 @@
 //	             HTML escaping (no '<' survives, so a relay's tool-call parser
 //	             leaves it alone: decode it to see the prompt). It wins over
 //	             the call keys
+//	echo=files   the answer lists the files[] of the last message, one line
+//	             each: "file name=N class=vision|document type=T size=N" (what
+//	             the emulator stored at the PUT), or "files: none". Every
+//	             files[] entry of a request must name an object the same user
+//	             uploaded (documents: also parsed), else Bad_Request.
+//	             SetUploadFailure makes uploads fail (sts, sts_quota, put, parse).
 //	chunk=N      bytes per content frame of a call or echo answer; default: 1,
 //	             2 or 3 bytes chosen from the seed, so every tag is split. A
 //	             frame never splits a character (a longer character is a frame

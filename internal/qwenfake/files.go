@@ -22,13 +22,17 @@ const (
 // fileStore tracks uploaded files and video tasks. A task is reported
 // "running" on its first poll and "success" afterwards.
 type fileStore struct {
-	mu    sync.Mutex
-	files map[string]int // file id -> parse state
-	tasks map[string]int // task id -> polls
+	mu      sync.Mutex
+	files   map[string]int     // file id -> parse state
+	tasks   map[string]int     // task id -> polls
+	objects map[string]*object // file id -> issued object
+	byPath  map[string]*object // "<bucket>/<file_path>" -> issued object
+	fail    UploadFailure
 }
 
 func newFileStore() fileStore {
-	return fileStore{files: map[string]int{}, tasks: map[string]int{}}
+	return fileStore{files: map[string]int{}, tasks: map[string]int{},
+		objects: map[string]*object{}, byPath: map[string]*object{}}
 }
 
 var fileTypes = map[string]bool{"image": true, "video": true, "audio": true, "document": true, "file": true}
@@ -47,26 +51,45 @@ func (s *Server) sts(r *http.Request, uid string) map[string]any {
 		return nil
 	}
 	id := newUUID()
+	path := uid + "/" + id + "_" + req.Filename
+	obj := &object{uid: uid, name: req.Filename, filetype: req.Filetype, keyID: "STS.qwenfake" + id[:8],
+		secret: "qwenfake-secret-" + id[9:13], token: "CAISqwenfake" + id, bucket: "qwen-webui-prod", path: path}
 	s.files.mu.Lock()
 	if len(s.files.files) >= maxFiles {
 		clear(s.files.files)
+		clear(s.files.objects)
+		clear(s.files.byPath)
 	}
 	s.files.files[id] = parseIssued
+	s.files.objects[id] = obj
+	s.files.byPath[obj.bucket+"/"+path] = obj
 	s.files.mu.Unlock()
-	path := uid + "/" + id + "_" + req.Filename
+	// The endpoint carries the emulator's own URL (a scheme marks it as a
+	// path-style base), so clients PUT to handleOSSPut on loopback.
+	endpoint := "http://" + r.Host + "/oss"
 	exp := s.opts.Now().Add(time.Hour).Unix()
-	fileURL := "https://qwen-webui-prod.oss-ap-southeast-1.aliyuncs.com/" + url.PathEscape(path) +
+	fileURL := endpoint + "/" + obj.bucket + "/" + url.PathEscape(path) +
 		fmt.Sprintf("?Expires=%d&OSSAccessKeyId=STS.qwenfake&Signature=qwenfake", exp)
 	return map[string]any{
-		"access_key_id": "STS.qwenfake" + id[:8], "access_key_secret": "qwenfake-secret-" + id[9:13],
-		"security_token": "CAISqwenfake" + id, "file_url": fileURL, "file_path": path, "file_id": id,
-		"bucketname": "qwen-webui-prod", "region": "oss-ap-southeast-1",
-		"endpoint": "oss-ap-southeast-1.aliyuncs.com",
+		"access_key_id": obj.keyID, "access_key_secret": obj.secret,
+		"security_token": obj.token, "file_url": fileURL, "file_path": path, "file_id": id,
+		"bucketname": obj.bucket, "region": "oss-ap-southeast-1", "endpoint": endpoint,
 	}
 }
 
+// stsQuotaBody is the daily quota answer (docs/qwen-protocol.md §7).
+const stsQuotaBody = `{"success":false,"request_id":"qwenfake","data":{"code":"RateLimited","details":"You've reached the upper limit for today's usage.","num":4}}`
+
 // handleSTSv1 answers flat (§6.6); a bad request is a 400 {"detail"}.
 func (s *Server) handleSTSv1(w http.ResponseWriter, r *http.Request, uid string) {
+	switch s.uploadFailure() {
+	case UploadSTSFail:
+		s.newOut(w, r).json(http.StatusInternalServerError, detailJSON("Internal error"))
+		return
+	case UploadSTSQuota:
+		s.newOut(w, r).json(http.StatusOK, []byte(stsQuotaBody))
+		return
+	}
 	cred := s.sts(r, uid)
 	if cred == nil {
 		s.newOut(w, r).json(http.StatusBadRequest, detailJSON("Invalid filename or filetype"))
@@ -77,6 +100,14 @@ func (s *Server) handleSTSv1(w http.ResponseWriter, r *http.Request, uid string)
 
 // handleSTSv2 answers {success, data}.
 func (s *Server) handleSTSv2(w http.ResponseWriter, r *http.Request, uid string) {
+	switch s.uploadFailure() {
+	case UploadSTSFail:
+		s.newOut(w, r).json(http.StatusOK, []byte(`{"success":false,"data":{"code":"Bad_Request","details":"Internal error"}}`))
+		return
+	case UploadSTSQuota:
+		s.newOut(w, r).json(http.StatusOK, []byte(stsQuotaBody))
+		return
+	}
 	cred := s.sts(r, uid)
 	if cred == nil {
 		s.newOut(w, r).json(http.StatusOK, []byte(`{"success":false,"data":{"code":"Bad_Request","details":"Invalid filename or filetype"}}`))
@@ -119,7 +150,7 @@ func (s *Server) handleParseStatus(w http.ResponseWriter, r *http.Request, _ str
 		st, known := s.files.files[id]
 		status := "failed"
 		switch {
-		case !known:
+		case !known || s.files.fail == UploadParseFail:
 		case st == parseIssued:
 			status = "pending"
 		case st == parseStarted:

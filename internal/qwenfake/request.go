@@ -25,6 +25,7 @@ type requestMessage struct {
 	ChatType      string          `json:"chat_type"`
 	Models        []string        `json:"models"`
 	FeatureConfig featureConfig   `json:"feature_config"`
+	Files         []requestFile   `json:"files"`
 }
 
 type featureConfig struct {

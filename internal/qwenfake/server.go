@@ -73,6 +73,7 @@ func (s *Server) routes() {
 	s.route("/api/v2/files/getstsToken", s.authed(s.handleSTSv2), "POST /api/v2/files/getstsToken")
 	s.route("/api/v2/files/parse", s.authed(s.handleParse), "POST /api/v2/files/parse")
 	s.route("/api/v2/files/parse/status", s.authed(s.handleParseStatus), "POST /api/v2/files/parse/status")
+	s.route("/oss/", s.handleOSSPut, "PUT /oss/{bucket}/{key...}")
 	s.route("/api/v1/tasks/status/{id}", s.authed(s.handleTaskStatus), "GET /api/v1/tasks/status/{id}")
 	s.route("/api/chat/completions", s.handleLegacy, "POST /api/chat/completions")
 	s.route("/qwenfake/stats", s.handleStats, "GET /qwenfake/stats")

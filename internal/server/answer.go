@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -21,7 +22,7 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 func (s *Server) serveAnswer(c api.Codec) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ri := info(r.Context())
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes))
+		body, err := readBody(w, r, s.opts.MaxRequestBytes)
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if !errors.As(err, &mbe) {
@@ -53,6 +54,10 @@ func (s *Server) serveAnswer(c api.Codec) http.HandlerFunc {
 				return
 			}
 			defer func() { release(int64(ri.usage.PromptTokens + ri.usage.CompletionTokens)) }()
+		}
+		if ureq.Files, err = s.resolveMedia(r.Context(), req); err != nil {
+			s.writeError(w, r, err)
+			return
 		}
 		picker := s.picker
 		if ri.clientCred != nil {
@@ -139,4 +144,18 @@ func (t *turn) complete() {
 	if f, ok := t.c.(api.Finisher); ok && status == http.StatusOK {
 		f.Finished(t.req, t.meta, out)
 	}
+}
+
+// readBody reads the request body under the limit, into one buffer sized
+// from Content-Length when the client sent one (a body with base64 images
+// is megabytes: growing by doubling would allocate it about twice over).
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		var buf bytes.Buffer
+		buf.Grow(int(n) + bytes.MinRead)
+		_, err := buf.ReadFrom(rd)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(rd)
 }

@@ -37,9 +37,21 @@ func renderMessages(req *api.Request) []upstream.Message {
 	if len(req.Tools) > 0 {
 		out = append(out, upstream.Message{Role: "system", Content: toolcall.Render(req.Tools, req.ToolChoice, req.Parallel)})
 	}
+	last := lastUserTurn(req.Messages)
 	for i := 0; i < len(req.Messages); i++ {
 		m := &req.Messages[i]
 		switch {
+		case len(namedMedia(m, i == last)) > 0:
+			// An earlier turn's attachments are named, not uploaded again.
+			var b strings.Builder
+			b.WriteString(m.Text)
+			for _, md := range namedMedia(m, i == last) {
+				if b.Len() > 0 {
+					b.WriteByte('\n')
+				}
+				b.WriteString(mediaNote(md))
+			}
+			out = append(out, upstream.Message{Role: m.Role, Content: b.String()})
 		case m.Role == "tool":
 			var b strings.Builder
 			for ; i < len(req.Messages) && req.Messages[i].Role == "tool"; i++ {

@@ -13,6 +13,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/api"
 	"github.com/qwenrelay/qwenrelay/internal/api/openai"
 	"github.com/qwenrelay/qwenrelay/internal/catalog"
+	"github.com/qwenrelay/qwenrelay/internal/media"
 
 	"github.com/qwenrelay/qwenrelay/internal/metrics"
 	"github.com/qwenrelay/qwenrelay/internal/relay"
@@ -44,6 +45,9 @@ type Options struct {
 	ToolRetries int
 	// Surfaces are the API surfaces served besides OpenAI chat completions.
 	Surfaces []Surface
+	// Media fetches and decodes the images and files clients attach (its
+	// AllowPrivate, MaxBytes and Timeout are settings); nil = defaults.
+	Media *media.Fetcher
 }
 
 // Surface is one API surface: its codec, the paths of its answer route,

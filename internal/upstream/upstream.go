@@ -40,6 +40,10 @@ type ChatRequest struct {
 	// Search asks for the provider's web search mode; its sources come
 	// back as EventCitation events.
 	Search bool
+	// Files are the attachments of the latest user turn (earlier turns'
+	// attachments are only named in their text); the provider uploads them
+	// after the account is chosen.
+	Files []File
 	// Transform, when set, wraps the stream of every attempt (a fresh
 	// wrapper per attempt): the tool-call parser, which turns call blocks
 	// in the text into EventToolCall events. The relay sees the wrapped

@@ -11,10 +11,11 @@
 // top_k, metadata, cache_control and any unknown field are accepted and
 // ignored. Message blocks:
 //   - text: the message text (several blocks joined by "\n").
-//   - image, document: 400 until the media issue lands. Inside a
-//     tool_result one becomes the placeholder text "[image omitted: images
-//     and files are not supported yet]", so a history holding a screenshot a
-//     tool returned stays usable.
+//   - image, document (user turns): base64, url and (documents) text
+//     sources become api.Media, which the server fetches or decodes and
+//     uploads; file_id sources are refused with 400, and so are media in
+//     an assistant turn. Inside a tool_result one becomes a placeholder
+//     text, so a history holding a screenshot a tool returned stays usable.
 //   - tool_use (assistant): a call; its input object becomes the call's
 //     arguments JSON text.
 //   - tool_result (user): a Message{Role: "tool"} per result, in block

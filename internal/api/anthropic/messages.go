@@ -112,7 +112,7 @@ func textOf(raw json.RawMessage, path string) (string, error) {
 
 func unsupportedMedia(path, typ string) error {
 	return api.Invalid("unsupported_content", path+".type",
-		"%s: %ss are not supported yet (%s blocks need the upload flow this relay does not have yet); send text only", path, typ, typ)
+		"%s: %s blocks are only accepted in user turns", path, typ)
 }
 
 // assistant reads an assistant turn: text, tool_use and thinking blocks.
@@ -202,6 +202,7 @@ func (d *msgDecoder) toolUse(raw json.RawMessage, path string, index int) (toolc
 // block order), the text blocks one user message after them.
 func (d *msgDecoder) user(blocks []json.RawMessage, cpath string) error {
 	var text []string
+	var media []api.Media
 	for j, raw := range blocks {
 		path := fmt.Sprintf("%s[%d]", cpath, j)
 		typ, err := blockType(raw, path)
@@ -224,13 +225,17 @@ func (d *msgDecoder) user(blocks []json.RawMessage, cpath string) error {
 		case "thinking", "redacted_thinking":
 			// Misplaced, but replayed history never fails a request.
 		case "image", "document":
-			return unsupportedMedia(path, typ)
+			m, err := mediaBlock(raw, path, typ)
+			if err != nil {
+				return err
+			}
+			media = append(media, m)
 		default:
 			return api.Invalid("invalid_value", path+".type", "%s.type: %q blocks are not supported in a user turn (expected text or tool_result)", path, typ)
 		}
 	}
-	if len(text) > 0 {
-		d.out = append(d.out, api.Message{Role: "user", Text: strings.Join(text, "\n")})
+	if len(text) > 0 || len(media) > 0 {
+		d.out = append(d.out, api.Message{Role: "user", Text: strings.Join(text, "\n"), Media: media})
 	}
 	return nil
 }

@@ -56,7 +56,11 @@ func (Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
 		case "function":
 			role = "tool"
 		}
-		out.Messages = append(out.Messages, api.Message{Role: role, Text: m.Content.String(),
+		md, err := messageMedia(m, i)
+		if err != nil {
+			return nil, AsProblem(err)
+		}
+		out.Messages = append(out.Messages, api.Message{Role: role, Text: m.Content.String(), Media: md,
 			ToolCalls: neutralCalls(m), ToolCallID: m.ToolCallID, ToolName: m.Name})
 	}
 	if err := toolcall.Validate(out.Tools, out.ToolChoice); err != nil {

@@ -209,8 +209,14 @@ func (r *ChatRequest) Validate() error {
 		for j, p := range m.Content.Parts {
 			switch p.Type {
 			case "text", "input_text":
-			case "image_url", "input_image", "image", "file", "input_file", "input_audio", "video_url":
-				return &RequestError{Message: fmt.Sprintf("content part type %q is not supported yet: image and file inputs need the upload flow, which this relay does not implement yet; send text only", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "unsupported_content"}
+			case "image_url", "file":
+				if m.Role != "user" {
+					return &RequestError{Message: fmt.Sprintf("content part type %q is only accepted in user messages", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "invalid_value"}
+				}
+				// The payload is read once, by Codec.Decode (messageMedia):
+				// an image can be megabytes of JSON string.
+			case "input_audio", "audio", "video_url", "input_image", "image", "input_file":
+				return &RequestError{Message: fmt.Sprintf("content part type %q is not supported: this relay accepts text, image_url and file parts (the upstream takes no audio or video input here)", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "unsupported_content"}
 			default:
 				return &RequestError{Message: fmt.Sprintf("Invalid content part type %q", p.Type), Param: fmt.Sprintf("messages[%d].content[%d].type", i, j), Code: "invalid_value"}
 			}

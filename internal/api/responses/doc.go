@@ -7,8 +7,11 @@
 //     mcp, …) are dropped from tools, and a tool_choice naming one is auto:
 //     the relay cannot run them, and agents declare some by default.
 //     Records of their calls in the input are dropped the same way.
-//   - input_image, input_file and input_audio parts are refused with 400
-//     until the relay can upload media; encrypted reasoning and compaction
+//   - input_image (image_url: http(s) or data: URI) and input_file
+//     (file_data or file_url) parts of user messages become api.Media, which
+//     the server fetches or decodes and uploads (file_id references and
+//     input_audio are refused with 400; a tool output's media are only
+//     counted in its text); encrypted reasoning and compaction
 //     items are another server's and are dropped (a reasoning item's
 //     summary is kept with the next assistant turn).
 //   - text.format json_object / json_schema becomes a system instruction;

@@ -26,6 +26,15 @@ type storedMessage struct {
 	ToolCalls  []storedCall `json:"tool_calls,omitempty"`
 	ToolCallID string       `json:"tool_call_id,omitempty"`
 	ToolName   string       `json:"tool_name,omitempty"`
+	// Media keep what an attachment was, not its bytes: a continued
+	// conversation names it in the history (data: URIs are not stored).
+	Media []storedMedia `json:"media,omitempty"`
+}
+
+type storedMedia struct {
+	Kind     string `json:"kind"`
+	Filename string `json:"filename,omitempty"`
+	URL      string `json:"url,omitempty"` // http(s) sources only
 }
 
 type storedCall struct {
@@ -42,6 +51,13 @@ func encodeConversation(msgs []api.Message) ([]byte, error) {
 		sm := storedMessage{Role: m.Role, Text: m.Text, Reasoning: m.Reasoning, ToolCallID: m.ToolCallID, ToolName: m.ToolName}
 		for _, c := range m.ToolCalls {
 			sm.ToolCalls = append(sm.ToolCalls, storedCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments, Custom: c.Custom, Input: c.Input})
+		}
+		for _, md := range m.Media {
+			st := storedMedia{Kind: string(md.Kind), Filename: md.Filename}
+			if strings.HasPrefix(md.Source, "http://") || strings.HasPrefix(md.Source, "https://") {
+				st.URL = md.Source
+			}
+			sm.Media = append(sm.Media, st)
 		}
 		sc.Messages = append(sc.Messages, sm)
 	}
@@ -65,6 +81,9 @@ func decodeConversation(b []byte) ([]api.Message, error) {
 		m := api.Message{Role: sm.Role, Text: sm.Text, Reasoning: sm.Reasoning, ToolCallID: sm.ToolCallID, ToolName: sm.ToolName}
 		for i, c := range sm.ToolCalls {
 			m.ToolCalls = append(m.ToolCalls, toolcall.Call{Index: i, ID: c.ID, Name: c.Name, Arguments: c.Arguments, Custom: c.Custom, Input: c.Input})
+		}
+		for _, md := range sm.Media {
+			m.Media = append(m.Media, api.Media{Kind: api.MediaKind(md.Kind), Filename: md.Filename, Source: md.URL})
 		}
 		msgs = append(msgs, m)
 	}

@@ -2,6 +2,7 @@ package responses
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/qwenrelay/qwenrelay/internal/api"
@@ -104,7 +105,14 @@ func (d *inputDecoder) message(i int, it *wireItem) error {
 	if err != nil {
 		return err
 	}
-	m := api.Message{Role: role, Text: text}
+	media, err := contentMedia(it.Content, itemParam(i, "content"))
+	if err != nil {
+		return err
+	}
+	if len(media) > 0 && role != "user" {
+		return api.Invalid("invalid_value", itemParam(i, "content"), "images and files are only accepted in user messages")
+	}
+	m := api.Message{Role: role, Text: text, Media: media}
 	if role == "assistant" {
 		m.Reasoning, d.reasoning = d.reasoning, ""
 	}
@@ -166,6 +174,13 @@ func (d *inputDecoder) result(i int, it *wireItem) error {
 		return api.Invalid("missing_required_parameter", itemParam(i, "call_id"), "%s.call_id is required", itemParam(i, ""))
 	}
 	text, err := contentText(it.Output, itemParam(i, "output"))
+	if err == nil {
+		var media []api.Media
+		if media, err = contentMedia(it.Output, itemParam(i, "output")); len(media) > 0 {
+			// A tool's image or file output is named, not uploaded.
+			text += fmt.Sprintf("\n[%d attachment(s) of the tool output omitted]", len(media))
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -192,8 +207,7 @@ func (d *inputDecoder) addReasoning(it *wireItem) {
 }
 
 // contentText reads a message content or a tool output: a string or an
-// array of text parts. Images and files are refused until the relay can
-// upload them (the media issue).
+// array of parts whose text is kept (images and files: contentMedia).
 func contentText(raw json.RawMessage, param string) (string, error) {
 	if isAbsent(raw) {
 		return "", nil
@@ -214,7 +228,7 @@ func contentText(raw json.RawMessage, param string) (string, error) {
 		case "refusal":
 			b.WriteString(p.Refusal)
 		case "input_image", "input_file", "input_audio":
-			return "", api.Invalid("unsupported_content", param, "%s[%d]: %s content is not supported yet", param, j, p.Type)
+			// Read by contentMedia; they add no text.
 		default:
 			return "", api.Invalid("invalid_value", param, "%s[%d]: unknown content part type %q", param, j, p.Type)
 		}
