@@ -10,6 +10,7 @@ import (
 
 	"github.com/qwenrelay/qwenrelay/internal/config"
 	"github.com/qwenrelay/qwenrelay/internal/qwen"
+	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
 )
 
 // clineParams is a Cline-like task of about 300 KB: a long system prompt
@@ -144,4 +145,49 @@ func TestLongContextLatestTurnTooLarge(t *testing.T) {
 	if st := e.emu.Stats(); st.Completions != 0 || st.Paths["/api/v2/files/getstsToken"] != 0 {
 		t.Fatalf("%d completions, %d uploads", st.Completions, st.Paths["/api/v2/files/getstsToken"])
 	}
+}
+
+// The history document belongs to the account that uploaded it: when the
+// first account fails after its upload, the retry on another account
+// uploads the history again (the emulator refuses a files[] entry naming
+// another user's object, so the answer proves the second upload).
+func TestLongContextRetryUploadsAgain(t *testing.T) {
+	e := start(t, setup{users: []string{"alice", "bob"}})
+	e.emu.SetAccountFailure("alice", qwenfake.Failure{Mode: qwenfake.ModeCaptcha})
+	p, marks := clineParams("[[qwenfake echo=doc chunk=65536]]")
+	for range 3 {
+		c, err := e.client.Chat.Completions.New(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Choices[0].Message.Content; !strings.Contains(got, marks[1]) || !strings.Contains(got, marks[len(marks)-1]) {
+			t.Fatalf("answer %.200q", got)
+		}
+	}
+	if n := e.emu.Account("alice").Requests; n != 1 {
+		t.Fatalf("alice answered %d completions, want 1 (then quarantined)", n)
+	}
+	if n := e.emu.Stats().Paths["/api/v2/files/getstsToken"]; n != 4 {
+		t.Fatalf("%d STS tokens issued, want 4 (alice's wasted upload, then one per answer)", n)
+	}
+}
+
+// An upload failure of the history is a clear error, stream and
+// non-stream, and never a silently truncated answer.
+func TestLongContextUploadFailure(t *testing.T) {
+	e := start(t, setup{})
+	e.emu.SetUploadFailure(qwenfake.UploadParseFail)
+	p, _ := clineParams("[[qwenfake echo=doc chunk=65536]]")
+	_, err := e.client.Chat.Completions.New(context.Background(), p)
+	if ae := apiErr(t, err); ae.StatusCode < 500 || !strings.Contains(ae.Message, "parse") {
+		t.Fatalf("non-stream: %d %s %s", ae.StatusCode, ae.Code, ae.Message)
+	}
+	r := e.stream(context.Background(), p)
+	if r.err == nil || r.content != "" {
+		t.Fatalf("stream: err %v, content %.100q", r.err, r.content)
+	}
+	if n := e.emu.Stats().Completions; n != 0 {
+		t.Fatalf("%d completions sent without the history", n)
+	}
+	e.emu.SetUploadFailure(qwenfake.UploadOK)
 }
