@@ -9,8 +9,7 @@ import (
 )
 
 // Context strategies: what OpenChat does with a conversation whose body
-// would cross the size wall (docs/qwen-protocol.md §11.6; "Long contexts
-// over the size wall" in §11 of the notes).
+// would cross the size wall (docs/qwen-protocol.md §11.6).
 const (
 	// ContextAttach moves the older history into one uploaded text/plain
 	// document and keeps the latest turns inline (default).
@@ -24,11 +23,12 @@ const (
 
 const (
 	// ContextMargin is kept free under MaxBodyBytes when the history is
-	// attached (QG's budget: 128,000 − envelope − 10,000).
+	// attached (docs/qwen-protocol.md §11.6: 128,000 − envelope − 10,000).
 	ContextMargin = 10000
 	// ContextKeepInline: a flattened conversation shorter than this is never
 	// moved, and when one is, up to this many bytes of the latest turns stay
-	// inline with it (R keeps ≤ 48 KB of live task state inline).
+	// inline with it (docs/qwen-protocol.md §11.6: ≤ 48 KB of live task
+	// state stays inline).
 	ContextKeepInline = 50000
 	// HistoryFileName names the uploaded history document.
 	HistoryFileName = "conversation-history.txt"
