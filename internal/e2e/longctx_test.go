@@ -191,3 +191,40 @@ func TestLongContextUploadFailure(t *testing.T) {
 	}
 	e.emu.SetUploadFailure(qwenfake.UploadOK)
 }
+
+// A native tool-calling agent's history (tools declared, tool_calls and
+// tool results) over the wall: the rendered calls and results reach the
+// model, through the document or inline (echo=docjson keeps the echoed
+// markup from being parsed as calls).
+func TestLongContextNativeTools(t *testing.T) {
+	e := start(t, setup{})
+	p := toolParams(t, "echo=docjson chunk=65536")
+	p.Messages = []openai.ChatCompletionMessageParamUnion{openai.SystemMessage("You are a coding agent. " + strings.Repeat("Be careful. ", 2000))}
+	var results []string
+	for i := range 40 {
+		id := fmt.Sprintf("call_%02d", i)
+		call := openai.ChatCompletionMessageParamUnion{OfAssistant: &openai.ChatCompletionAssistantMessageParam{
+			ToolCalls: []openai.ChatCompletionMessageToolCallUnionParam{{OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{
+				ID: id, Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{
+					Name: "read_file", Arguments: fmt.Sprintf(`{"path":"pkg%02d/main.go"}`, i)}}}}}}
+		result := fmt.Sprintf("TOOL-RESULT-%02d ", i) + strings.Repeat("package main // code\n", 330)
+		results = append(results, result)
+		p.Messages = append(p.Messages, call, openai.ToolMessage(result, id))
+	}
+	p.Messages = append(p.Messages, openai.UserMessage("Go on. [[qwenfake echo=docjson chunk=65536]]"))
+	seen := e.echoed(t, p)
+	if !strings.HasPrefix(seen, "[file "+qwen.HistoryFileName+"]\n") {
+		t.Fatalf("no attached history: %.200q", seen)
+	}
+	for i, r := range results {
+		if !strings.Contains(seen, r) || !strings.Contains(seen, fmt.Sprintf(`pkg%02d/main.go`, i)) {
+			t.Fatalf("tool call or result %d never reached the model", i)
+		}
+	}
+	if !strings.Contains(seen, "<tools>") || !strings.Contains(seen, "Be careful.") {
+		t.Fatal("the tool instructions or the system prompt never reached the model")
+	}
+	if n := e.emu.Stats().MaxCompletionBody; n > int64(e.cfg.UpstreamMaxBody-qwen.ContextMargin) {
+		t.Fatalf("largest upstream body %d bytes", n)
+	}
+}

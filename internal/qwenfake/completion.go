@@ -122,9 +122,8 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 			case "files":
 				text = s.echoFiles(req)
 				d.Echo = "raw"
-			case "doc":
-				text = s.echoDocs(req, text)
-				d.Echo = "raw"
+			case "doc", "docjson":
+				text, d.Echo = s.echoDocs(req, text), map[string]string{"doc": "raw", "docjson": "json"}[d.Echo]
 			}
 			s.applyScript(p, &d, text)
 		}

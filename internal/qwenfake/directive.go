@@ -100,8 +100,8 @@ func (d *Directive) set(word string) bool {
 			d.Echo = "json"
 		case "files":
 			d.Echo = "files"
-		case "doc":
-			d.Echo = "doc"
+		case "doc", "docjson":
+			d.Echo = val
 		case "0", "false":
 			d.Echo = ""
 		default:

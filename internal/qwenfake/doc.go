@@ -132,6 +132,7 @@
 //	             of the last message "[file NAME]\n" and its text as PUT (kept
 //	             up to 1 MiB; images are only counted), then "[message]\n" and
 //	             the message text. Use a large chunk=N for long texts.
+//	             echo=docjson: the same as a JSON string (see echo=json).
 //	             Stats.MaxCompletionBody is the largest completion body read.
 //	chunk=N      bytes per content frame of a call or echo answer; default: 1,
 //	             2 or 3 bytes chosen from the seed, so every tag is split. A
