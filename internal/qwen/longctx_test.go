@@ -2,6 +2,7 @@ package qwen
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +177,21 @@ func TestAttachedHistoryReachesModel(t *testing.T) {
 	o = runCred(t, c, cred, longReq(msgs))
 	if _, ok := upstream.AsError(o.err); !ok || fake.Stats().Completions != before {
 		t.Fatalf("upload failure: err %v, %d completions sent", o.err, fake.Stats().Completions-before)
+	}
+}
+
+// BenchmarkFitContextAttach measures planning the split of a 300 KB
+// history (no upload): the cost attach adds before the first byte is sent.
+func BenchmarkFitContextAttach(b *testing.B) {
+	c, err := New(Options{BaseURL: "http://127.0.0.1:1", HTTPClient: &http.Client{}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := longReq(clineHistory(30000, 50, 5400, "Now fix the failing test."))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, files, err := c.fitContext(req); err != nil || len(files) != 1 {
+			b.Fatal(err)
+		}
 	}
 }
