@@ -88,6 +88,7 @@ func NewProvider(cfg config.Config, hc *http.Client, log *slog.Logger) (*qwen.Cl
 		FirstByteTimeout:      cfg.FirstByteTimeout,
 		IdleTimeout:           cfg.IdleTimeout,
 		MaxBodyBytes:          cfg.UpstreamMaxBody,
+		ContextStrategy:       cfg.ContextStrategy,
 		DefaultThinkingBudget: cfg.ThinkingBudget,
 		TokenTransport:        cfg.TokenTransport,
 		DeleteChats:           cfg.DeleteChats,

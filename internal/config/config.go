@@ -124,7 +124,11 @@ type Config struct {
 	// MediaFetchTimeout bounds fetching one attachment URL.
 	MediaFetchTimeout time.Duration `yaml:"media_fetch_timeout"`
 	UpstreamMaxBody   int           `yaml:"upstream_max_body"`
-	ModelsTTL         time.Duration `yaml:"models_ttl"`
+	// ContextStrategy is what a conversation over upstream_max_body becomes:
+	// attach (the older history goes into an uploaded document), truncate
+	// (oldest turns dropped) or refuse (413).
+	ContextStrategy string        `yaml:"context_strategy"`
+	ModelsTTL       time.Duration `yaml:"models_ttl"`
 	// ModelAliases maps the model names agents send to Qwen models:
 	// "alias=model,prefix*=model" (exact aliases win over prefixes).
 	ModelAliases string `yaml:"model_aliases"`
@@ -191,6 +195,7 @@ func Default() Config {
 		MediaMaxBytes:        20 << 20,
 		MediaFetchTimeout:    30 * time.Second,
 		UpstreamMaxBody:      128000,
+		ContextStrategy:      "attach",
 		ModelsTTL:            time.Hour,
 		ToolRetries:          1,
 		ResponsesRetention:   30 * 24 * time.Hour,
@@ -225,6 +230,7 @@ func (c *Config) Validate() error {
 	oneOf(&errs, "thinking_format", c.ThinkingFormat, "summary", "detail")
 	oneOf(&errs, "search_style", c.SearchStyle, "chat_type", "auto_search")
 	oneOf(&errs, "oss_signature", c.OSSSignature, "v4", "v1")
+	oneOf(&errs, "context_strategy", c.ContextStrategy, "attach", "truncate", "refuse")
 	oneOf(&errs, "upload_sts_path", c.UploadSTSPath, "/api/v2/files/getstsToken", "/api/v1/files/getstsToken")
 	oneOf(&errs, "token_transport", c.TokenTransport, "cookie", "header", "both")
 	oneOf(&errs, "log_level", c.LogLevel, "debug", "info", "warn", "error")

@@ -60,6 +60,9 @@ type Options struct {
 	FirstByteTimeout time.Duration // max wait for the first frame of a completion (0 = none)
 	IdleTimeout      time.Duration // max silence between frames (0 = none)
 	MaxBodyBytes     int           // completion bodies above this are refused (default 128000)
+	// ContextStrategy is what a v2 conversation over MaxBodyBytes becomes:
+	// ContextAttach (default), ContextTruncate or ContextRefuse (longctx.go).
+	ContextStrategy string
 	// DefaultThinkingBudget is sent as thinking_budget when the request has
 	// none; 0 omits the field (upstream default 81920).
 	DefaultThinkingBudget int
@@ -137,6 +140,9 @@ func normalize(o *Options) error {
 		return errors.New("HTTPClient must not have an overall Timeout: it would cut long streams (use FirstByteTimeout/IdleTimeout)")
 	}
 	if err := oneOf("Protocol", &o.Protocol, ProtocolV2, ProtocolLegacy); err != nil {
+		return err
+	}
+	if err := oneOf("ContextStrategy", &o.ContextStrategy, ContextAttach, ContextTruncate, ContextRefuse); err != nil {
 		return err
 	}
 	if err := oneOf("BodyStyle", &o.BodyStyle, BodyBrowser, BodySimple); err != nil {
@@ -225,15 +231,17 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 // ready chat from the pool that the upstream no longer knows (Not_Found:
 // expired) is replaced by a fresh one within the same call.
 func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upstream.ChatRequest, hide bool) (upstream.Stream, error) {
-	content := flatten(req.Messages)
 	// Size check first, with a placeholder id of a real id's length, so an
-	// oversized conversation never costs a chats/new call.
-	if _, err := c.v2Body(req, content, placeholderChatID, placeholderEntries(req.Files, c.now())...); err != nil {
+	// oversized conversation never costs a chats/new call; over the wall
+	// the context strategy applies (§11.6, longctx.go).
+	content, attachments, err := c.fitContext(req)
+	if err != nil {
 		return nil, err
 	}
-	// Attachments belong to the account that uploads them (§6.6): this
-	// call's credential, so a retry on another account uploads again.
-	files, err := c.uploadFiles(ctx, cred, req.Files)
+	// Attachments (and an attached history) belong to the account that
+	// uploads them (§6.6): this call's credential, so a retry on another
+	// account uploads again.
+	files, err := c.uploadFiles(ctx, cred, attachments)
 	if err != nil {
 		return nil, err
 	}

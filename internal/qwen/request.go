@@ -152,6 +152,11 @@ func (c *Client) chatType(req *upstream.ChatRequest) string {
 // v2Body builds the completion body for chatID and refuses it when it is
 // larger than MaxBodyBytes.
 func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string, files ...fileEntry) ([]byte, error) {
+	return c.encodeBody(c.v2Value(req, content, chatID, files))
+}
+
+// v2Value is the completion body for chatID before encoding.
+func (c *Client) v2Value(req *upstream.ChatRequest, content, chatID string, files []fileEntry) any {
 	if files == nil {
 		files = []fileEntry{}
 	}
@@ -178,7 +183,7 @@ func (c *Client) v2Body(req *upstream.ChatRequest, content, chatID string, files
 			Model: req.Model, Timestamp: now.Unix(), noTools: toolsOff, Messages: []browserMessage{m},
 		}
 	}
-	return c.encodeBody(v)
+	return v
 }
 
 // legacyBody builds the era-1 body: the whole history, thinking on the last
@@ -200,13 +205,10 @@ func (c *Client) legacyBody(req *upstream.ChatRequest) ([]byte, error) {
 }
 
 func (c *Client) encodeBody(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // browsers do not escape <, > and &; escaping would inflate the size
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("qwen: encode body: %w", err)
+	b, err := marshalBody(v)
+	if err != nil {
+		return nil, err
 	}
-	b := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 	if len(b) > c.opts.MaxBodyBytes {
 		return nil, &upstream.Error{
 			Kind: upstream.KindTooLarge,
@@ -215,6 +217,17 @@ func (c *Client) encodeBody(v any) ([]byte, error) {
 		}
 	}
 	return b, nil
+}
+
+// marshalBody encodes a body the way it is sent, without the size check.
+func marshalBody(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // browsers do not escape <, > and &; escaping would inflate the size
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("qwen: encode body: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
 // flatten turns the conversation into the one message v2 accepts (docs/qwen-protocol.md §6.9):

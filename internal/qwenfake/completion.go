@@ -27,6 +27,12 @@ func (s *Server) admitCompletion(w http.ResponseWriter, r *http.Request, v2 bool
 		s.writePreStream(s.newOut(w, r), r, Failure{Mode: ModeCaptcha})
 		return nil, "", false, nil
 	}
+	for n := int64(len(body)); ; {
+		cur := s.stats.maxBody.Load()
+		if n <= cur || s.stats.maxBody.CompareAndSwap(cur, n) {
+			break
+		}
+	}
 	uid, ok = s.authenticate(w, r)
 	return body, uid, ok, readErr
 }
@@ -112,9 +118,12 @@ func (s *Server) plan(req *completionRequest, uid string) (*streamPlan, Failure)
 	if hasDirective {
 		p.applyDirective(&d)
 		if !preStream(fail.Mode) {
-			if d.Echo == "files" {
+			switch d.Echo {
+			case "files":
 				text = s.echoFiles(req)
 				d.Echo = "raw"
+			case "doc", "docjson":
+				text, d.Echo = s.echoDocs(req, text), map[string]string{"doc": "raw", "docjson": "json"}[d.Echo]
 			}
 			s.applyScript(p, &d, text)
 		}

@@ -32,7 +32,7 @@ type Directive struct {
 	CallText  string // calltext=before|after|both|none: prose around the calls
 	Name      string // name=S: the tool called (default: the first one declared)
 	Prose     int    // prose=N: with id=S, the first N such requests answer prose instead
-	Echo      string // echo=1: the answer is the received message text; echo=json: as a JSON string; echo=files: the received files
+	Echo      string // echo=1: the answer is the received message text; echo=json: as a JSON string; echo=files: the received files; echo=doc: the text of the received documents, then the message
 	Chunk     int    // chunk=N: bytes per content frame of a scripted answer (-1: 1-3 cycling)
 	// Invalid lists key=value words that were not understood; they are
 	// ignored.
@@ -100,6 +100,8 @@ func (d *Directive) set(word string) bool {
 			d.Echo = "json"
 		case "files":
 			d.Echo = "files"
+		case "doc", "docjson":
+			d.Echo = val
 		case "0", "false":
 			d.Echo = ""
 		default:

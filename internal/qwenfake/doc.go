@@ -128,6 +128,12 @@
 //	             files[] entry of a request must name an object the same user
 //	             uploaded (documents: also parsed), else Bad_Request.
 //	             SetUploadFailure makes uploads fail (sts, sts_quota, put, parse).
+//	echo=doc     the answer is what the model would read: for each document
+//	             of the last message "[file NAME]\n" and its text as PUT (kept
+//	             up to 1 MiB; images are only counted), then "[message]\n" and
+//	             the message text. Use a large chunk=N for long texts.
+//	             echo=docjson: the same as a JSON string (see echo=json).
+//	             Stats.MaxCompletionBody is the largest completion body read.
 //	chunk=N      bytes per content frame of a call or echo answer; default: 1,
 //	             2 or 3 bytes chosen from the seed, so every tag is split. A
 //	             frame never splits a character (a longer character is a frame

@@ -1,6 +1,7 @@
 package qwenfake
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -47,7 +48,11 @@ type object struct {
 	uploaded             bool
 	size                 int64
 	contentType          string
+	text                 []byte // a document's bytes (up to maxKeptText), for echo=doc
 }
+
+// maxKeptText bounds the bytes kept of one document.
+const maxKeptText = 1 << 20
 
 var (
 	v4Auth = regexp.MustCompile(`^OSS4-HMAC-SHA256 Credential=([^/,]+)/[0-9]{8}/[a-z0-9-]+/oss/aliyun_v4_request,(?:AdditionalHeaders=[a-z0-9;-]*,)?Signature=[0-9a-f]{64}$`)
@@ -87,9 +92,16 @@ func (s *Server) handleOSSPut(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided.")
 		return
 	}
-	// Counted, not kept: a benchmark of the relay's upload path should not
-	// measure the emulator buffering the object.
-	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxObjectBytes+1))
+	// Documents are kept (echo=doc shows them); other objects are counted,
+	// not kept: a benchmark of the relay's upload path should not measure
+	// the emulator buffering an image.
+	var kept *bytes.Buffer
+	dst := io.Writer(io.Discard)
+	if obj.filetype == "file" || obj.filetype == "document" {
+		kept = new(bytes.Buffer)
+		dst = &capWriter{buf: kept, max: maxKeptText}
+	}
+	n, err := io.Copy(dst, io.LimitReader(r.Body, maxObjectBytes+1))
 	s.stats.bytesIn.Add(n)
 	if err != nil || n > maxObjectBytes {
 		fail(http.StatusBadRequest, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size.")
@@ -97,6 +109,9 @@ func (s *Server) handleOSSPut(w http.ResponseWriter, r *http.Request) {
 	}
 	s.files.mu.Lock()
 	obj.uploaded, obj.size, obj.contentType = true, n, r.Header.Get("Content-Type")
+	if kept != nil {
+		obj.text = kept.Bytes()
+	}
 	s.files.mu.Unlock()
 	w.Header().Set("ETag", `"`+newUUID()+`"`)
 	o.body(http.StatusOK, "application/xml", nil)
@@ -173,5 +188,40 @@ func (s *Server) echoFiles(req *completionRequest) string {
 		}
 		fmt.Fprintf(&b, "file name=%s class=%s type=%s size=%d\n", obj.name, f.FileClass, obj.contentType, obj.size)
 	}
+	return b.String()
+}
+
+// capWriter keeps the first max bytes written to it and drops the rest.
+type capWriter struct {
+	buf *bytes.Buffer
+	max int
+}
+
+func (w *capWriter) Write(p []byte) (int, error) {
+	if room := w.max - w.buf.Len(); room > 0 {
+		w.buf.Write(p[:min(room, len(p))])
+	}
+	return len(p), nil
+}
+
+// echoDocs is the answer of echo=doc: the text of every document of the
+// last message, then the message text itself (what the model reads).
+func (s *Server) echoDocs(req *completionRequest, text string) string {
+	var b strings.Builder
+	if last := req.last(); last != nil {
+		s.files.mu.Lock()
+		for i := range last.Files {
+			obj := s.files.objects[last.Files[i].id()]
+			if obj == nil || obj.text == nil {
+				continue
+			}
+			fmt.Fprintf(&b, "[file %s]\n", obj.name)
+			b.Write(obj.text)
+			b.WriteString("\n")
+		}
+		s.files.mu.Unlock()
+	}
+	b.WriteString("[message]\n")
+	b.WriteString(text)
 	return b.String()
 }

@@ -187,6 +187,7 @@ type counters struct {
 	chats        atomic.Int64
 	chatsDeleted atomic.Int64
 	bytesIn      atomic.Int64
+	maxBody      atomic.Int64 // largest completion body read
 	bytesOut     atomic.Int64
 
 	acctMu   sync.Mutex

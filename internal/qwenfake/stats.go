@@ -17,6 +17,10 @@ type Stats struct {
 	ChatsExpired int64 // unused chats gone after Options.ChatExpiry
 	BytesIn      int64 // request body bytes read
 	BytesOut     int64 // response body bytes written (before gzip)
+	// MaxCompletionBody is the size of the largest completion body read
+	// (v2 and era 1, oversize ones excluded): a test proves a relay kept
+	// under the size wall (docs/qwen-protocol.md §11.6).
+	MaxCompletionBody int64
 }
 
 // AccountStats are the completion-stream counters of one account.
@@ -30,16 +34,17 @@ type AccountStats struct {
 func (s *Server) Stats() Stats {
 	s.chats.purge()
 	st := Stats{
-		Paths:        make(map[string]int64, len(s.stats.paths)),
-		Failures:     make(map[string]int64, len(s.stats.fails)),
-		Completions:  s.stats.completions.Load(),
-		ChatsNew:     s.stats.chats.Load(),
-		ChatsDeleted: s.stats.chatsDeleted.Load(),
-		ChatsAlive:   int64(s.chats.len()),
-		ChatsUsed:    s.chats.used.Load(),
-		ChatsExpired: s.chats.expired.Load(),
-		BytesIn:      s.stats.bytesIn.Load(),
-		BytesOut:     s.stats.bytesOut.Load(),
+		Paths:             make(map[string]int64, len(s.stats.paths)),
+		Failures:          make(map[string]int64, len(s.stats.fails)),
+		Completions:       s.stats.completions.Load(),
+		ChatsNew:          s.stats.chats.Load(),
+		ChatsDeleted:      s.stats.chatsDeleted.Load(),
+		ChatsAlive:        int64(s.chats.len()),
+		ChatsUsed:         s.chats.used.Load(),
+		ChatsExpired:      s.chats.expired.Load(),
+		BytesIn:           s.stats.bytesIn.Load(),
+		BytesOut:          s.stats.bytesOut.Load(),
+		MaxCompletionBody: s.stats.maxBody.Load(),
 	}
 	for k, v := range s.stats.paths {
 		if n := v.Load(); n != 0 {
@@ -82,6 +87,7 @@ func (s *Server) Reset() {
 	s.chats.expired.Store(0)
 	s.stats.bytesIn.Store(0)
 	s.stats.bytesOut.Store(0)
+	s.stats.maxBody.Store(0)
 	s.stats.acctMu.Lock()
 	for _, a := range s.stats.accounts {
 		a.requests.Store(0)
