@@ -203,6 +203,9 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 	if err := checkRequest(cred, req); err != nil {
 		return nil, err
 	}
+	if req.Mode == upstream.ModeImageEdit && len(req.Files) == 0 {
+		return nil, upstream.Errorf(upstream.KindBadRequest, "an image edit needs at least one image")
+	}
 	req, hide := c.thinkingRule(req)
 	if c.opts.Protocol == ProtocolLegacy {
 		if len(req.Files) > 0 {

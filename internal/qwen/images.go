@@ -3,6 +3,7 @@ package qwen
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -45,6 +46,7 @@ type imageStream struct {
 	once    sync.Once
 	media   bool
 	tried   bool
+	found   bool // the URL came from the chat detail: the answer is complete
 }
 
 func (c *Client) imageStream(ctx context.Context, cred upstream.Credential, chatID string, st *stream) upstream.Stream {
@@ -58,6 +60,9 @@ func (c *Client) imageStream(ctx context.Context, cred upstream.Credential, chat
 
 // Next implements upstream.Stream.
 func (s *imageStream) Next() (upstream.Event, error) {
+	if s.found {
+		return upstream.Event{}, io.EOF
+	}
 	ev, err := s.st.Next()
 	if err == nil {
 		s.media = s.media || ev.Type == upstream.EventMedia
@@ -76,7 +81,7 @@ func (s *imageStream) Next() (upstream.Event, error) {
 	if u == "" {
 		return upstream.Event{}, err
 	}
-	s.media = true
+	s.media, s.found = true, true
 	return upstream.Event{Type: upstream.EventMedia, Text: u}, nil
 }
 

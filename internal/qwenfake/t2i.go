@@ -28,14 +28,15 @@ import (
 // fallback, §6.3), or nowhere (an empty answer). fail=empty is image=none;
 // fail=quota and the other pre-stream modes answer as for chats, and
 // fail=quota_frame / error_frame send their error frame instead of the
-// image. An image_edit without files is Bad_Request.
+// image. An image_edit without files is invalid_input (the upstream's answer is not
+// documented; R switches to t2i instead, §6.4).
 
 // imageRatios maps the upstream's ratios to the emulator's pixel sizes.
 var imageRatios = map[string][2]int{
 	"1:1": {8, 8}, "4:3": {8, 6}, "3:4": {6, 8}, "16:9": {16, 9}, "9:16": {9, 16},
 }
 
-const errImageEditNoFile = `{"success":false,"request_id":"%s","data":{"code":"Bad_Request","details":"image_edit needs an image in files"}}`
+const errImageEditNoFile = `{"success":false,"request_id":"%s","data":{"code":"invalid_input","details":"image_edit needs an image in files"}}`
 
 // isImageChat reports whether the request is one of the image chat types.
 func isImageChat(req *completionRequest) bool {
@@ -98,15 +99,16 @@ func (s *Server) writeImage(o *out, r *http.Request, p *streamPlan, req *complet
 		})
 		b = append(append(append(b, "data: "...), f...), "\n\n"...)
 	}
-	if o.write(b) != nil {
-		return
-	}
-	o.close()
 	kept := ""
 	if where != "none" {
 		kept = u
 	}
+	// Recorded before the stream ends, so a client that reads the chat
+	// detail right after the last frame finds it.
 	s.chats.addImageTurn(c, p, last.text(), kept, s.opts.Now().Unix())
+	if o.write(b) == nil {
+		o.close()
+	}
 }
 
 // imageURL is the URL of the emulator's image for one answer; its key is a
