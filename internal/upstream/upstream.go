@@ -146,7 +146,11 @@ type Model struct {
 	Vision           bool
 	// Search: the model can answer in the upstream's web search mode
 	// (offered with a -search variant).
-	Search     bool
+	Search bool
+	// ImageGen, ImageEdit: the model offers the upstream's t2i and
+	// image_edit chat types.
+	ImageGen   bool
+	ImageEdit  bool
 	MaxContext int
 }
 
