@@ -258,7 +258,7 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 			return nil, err
 		}
 		path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
+		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide, images: req.Mode.Image()})
 		if err != nil && pooled && chatNotFound(err) && ctx.Err() == nil {
 			// Expired upstream. Deleted all the same (a 404 counts as
 			// deleted), in case it still shows in the account's history.

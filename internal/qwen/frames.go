@@ -149,6 +149,7 @@ func (d *delta) foreign() bool {
 type v2Handler struct {
 	done      bool
 	lastImage string // the last image URL emitted (image_gen frames, images.go)
+	images    bool   // the request is t2i or image_edit: image_gen frames are the answer
 	summary   []byte // thinking_summary text emitted so far (joined thoughts)
 	acc       usageAcc
 	resp      responseFilter
@@ -241,7 +242,9 @@ func (h *v2Handler) frame(s *stream, data []byte) error {
 	case "thinking_summary":
 		h.reason(s, h.summaryDelta(d.extra))
 	case "image_gen":
-		h.image(s, d)
+		if h.images { // a chat's stray image_gen frames stay ignored
+			h.image(s, d)
+		}
 	}
 	return nil
 }
