@@ -209,6 +209,9 @@ func (c *Client) OpenChat(ctx context.Context, cred upstream.Credential, req *up
 	if err := checkRequest(cred, req); err != nil {
 		return nil, err
 	}
+	if req.Mode == upstream.ModeImageEdit && len(req.Files) == 0 {
+		return nil, upstream.Errorf(upstream.KindBadRequest, "an image edit needs at least one image")
+	}
 	req, hide := c.thinkingRule(req)
 	if c.opts.Protocol == ProtocolLegacy {
 		if len(req.Files) > 0 {
@@ -246,14 +249,14 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 		return nil, err
 	}
 	chatID := ""
-	if c.pool != nil {
+	if c.pool != nil && !req.Mode.Image() { // pooled chats are t2t chats
 		chatID = c.pool.take(cred, req.Model)
 	}
 	pooled := chatID != ""
 	for {
 		if chatID == "" {
 			var err error
-			if chatID, err = c.newChat(ctx, cred, req.Model); err != nil {
+			if chatID, err = c.newChatOfType(ctx, cred, req.Model, c.chatType(req)); err != nil {
 				return nil, err
 			}
 		}
@@ -263,7 +266,7 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 			return nil, err
 		}
 		path := "/api/v2/chat/completions?chat_id=" + url.QueryEscape(chatID)
-		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide})
+		st, err := c.openStream(ctx, cred, path, "/c/"+url.PathEscape(chatID), body, &v2Handler{hideReasoning: hide, images: req.Mode.Image()})
 		if err != nil && pooled && chatNotFound(err) && ctx.Err() == nil {
 			// Expired upstream. Deleted all the same (a 404 counts as
 			// deleted), in case it still shows in the account's history.
@@ -278,6 +281,9 @@ func (c *Client) openV2(ctx context.Context, cred upstream.Credential, req *upst
 		}
 		id := chatID
 		st.onRelease = func() { c.chatDone(cred, id) }
+		if req.Mode.Image() {
+			return c.imageStream(ctx, cred, id, st), nil
+		}
 		return st, nil
 	}
 }
@@ -295,7 +301,7 @@ func chatNotFound(err error) bool {
 // caller explicitly asked for it off, its reasoning is not passed on
 // (hide), so the answer looks like the one asked for.
 func (c *Client) thinkingRule(req *upstream.ChatRequest) (_ *upstream.ChatRequest, hide bool) {
-	if (req.Thinking != nil && *req.Thinking) || !c.needsThinking(req.Model) {
+	if (req.Thinking != nil && *req.Thinking) || req.Mode.Image() || !c.needsThinking(req.Model) {
 		return req, false
 	}
 	on := true
@@ -350,8 +356,14 @@ func finishErr(parent, ctx context.Context, op string, err error) error {
 // newChat creates a server-side chat and returns its id (docs/qwen-protocol.md §3.1). The id
 // is read from data.id, or data.chat.chat_id / data.chat.id as G tolerates.
 func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model string) (string, error) {
+	return c.newChatOfType(ctx, cred, model, "t2t")
+}
+
+// newChatOfType creates a chat of the given chat_type (t2i and image_edit
+// chats are created as such, docs/qwen-protocol.md §6.3).
+func (c *Client) newChatOfType(ctx context.Context, cred upstream.Credential, model, chatType string) (string, error) {
 	body, err := c.encodeBody(&newChatBody{
-		Title: "New Chat", Models: []string{model}, ChatMode: "normal", ChatType: "t2t",
+		Title: "New Chat", Models: []string{model}, ChatMode: "normal", ChatType: chatType,
 		Timestamp: c.now().UnixMilli(), ProjectID: "",
 	})
 	if err != nil {

@@ -147,10 +147,12 @@ func (d *delta) foreign() bool {
 
 // v2Handler parses /api/v2 frames (docs/qwen-protocol.md §3.3, §3.4).
 type v2Handler struct {
-	done    bool
-	summary []byte // thinking_summary text emitted so far (joined thoughts)
-	acc     usageAcc
-	resp    responseFilter
+	done      bool
+	lastImage string // the last image URL emitted (image_gen frames, images.go)
+	images    bool   // the request is t2i or image_edit: image_gen frames are the answer
+	summary   []byte // thinking_summary text emitted so far (joined thoughts)
+	acc       usageAcc
+	resp      responseFilter
 	// hideReasoning drops reasoning text: thinking was forced on for a
 	// request that asked for it off (§11.3).
 	hideReasoning bool
@@ -239,6 +241,10 @@ func (h *v2Handler) frame(s *stream, data []byte) error {
 		h.reason(s, own(d.content.Str, data))
 	case "thinking_summary":
 		h.reason(s, h.summaryDelta(d.extra))
+	case "image_gen":
+		if h.images { // a chat's stray image_gen frames stay ignored
+			h.image(s, d)
+		}
 	}
 	return nil
 }

@@ -43,6 +43,7 @@ type browserBody struct {
 	Model             string  `json:"model"`
 	ParentID          *string `json:"parent_id"`
 	Timestamp         int64   `json:"timestamp"`
+	Size              string  `json:"size,omitempty"` // image modes (§6.3)
 	noTools
 	Messages []browserMessage `json:"messages"`
 }
@@ -60,6 +61,7 @@ type browserMessage struct {
 	ChatType      string        `json:"chat_type"`
 	SubChatType   string        `json:"sub_chat_type"`
 	ParentID      *string       `json:"parent_id"`
+	Size          string        `json:"size,omitempty"` // image modes (§6.3)
 	FeatureConfig featureConfig `json:"feature_config"`
 	Extra         browserExtra  `json:"extra"`
 }
@@ -81,6 +83,7 @@ type simpleBody struct {
 	SubChatType       string `json:"sub_chat_type"`
 	ChatMode          string `json:"chat_mode"`
 	ChatID            string `json:"chat_id"`
+	Size              string `json:"size,omitempty"` // image modes (§6.3)
 	noTools
 	Messages []simpleMessage `json:"messages"`
 }
@@ -127,7 +130,7 @@ type newChatBody struct {
 func (c *Client) features(req *upstream.ChatRequest) featureConfig {
 	f := featureConfig{OutputSchema: "phase", ThinkingMode: "Fast", ResearchMode: "normal"}
 	f.AutoSearch = req.Search && c.opts.SearchStyle == SearchAutoSearch
-	if req.Thinking != nil && *req.Thinking {
+	if req.Thinking != nil && *req.Thinking && !req.Mode.Image() { // thinking is off for images (§6.1)
 		f.ThinkingEnabled = true
 		f.ThinkingMode = "Thinking"
 		f.ThinkingFormat = c.opts.ThinkingFormat
@@ -143,6 +146,9 @@ func (c *Client) features(req *upstream.ChatRequest) featureConfig {
 // for a search request in the chat_type style, "t2t" otherwise
 // (docs/qwen-protocol.md §6.2).
 func (c *Client) chatType(req *upstream.ChatRequest) string {
+	if req.Mode.Image() {
+		return string(req.Mode) // t2i or image_edit (§6.3, §6.4)
+	}
 	if req.Search && c.opts.SearchStyle != SearchAutoSearch {
 		return "search"
 	}
@@ -168,19 +174,19 @@ func (c *Client) v2Value(req *upstream.ChatRequest, content, chatID string, file
 		v = &simpleBody{
 			Stream: true, IncrementalOutput: true, ChatType: ct, Model: req.Model,
 			SessionID: newUUID(), ID: newUUID(), SubChatType: ct, ChatMode: "normal",
-			ChatID: chatID, noTools: toolsOff,
+			ChatID: chatID, Size: req.Size, noTools: toolsOff,
 			Messages: []simpleMessage{{Role: "user", Content: content, ChatType: ct, FeatureConfig: &f, Files: files}},
 		}
 	} else {
 		m := browserMessage{
 			FID: newUUID(), ChildrenIDs: []string{newUUID()}, Role: "user", Content: content,
 			UserAction: "chat", Files: files, Timestamp: now.Unix(), Models: []string{req.Model},
-			ChatType: ct, SubChatType: ct, FeatureConfig: c.features(req),
+			ChatType: ct, SubChatType: ct, Size: req.Size, FeatureConfig: c.features(req),
 		}
 		m.Extra.Meta.SubChatType = ct
 		v = &browserBody{
 			Stream: true, Version: "2.1", IncrementalOutput: true, ChatID: chatID, ChatMode: "normal",
-			Model: req.Model, Timestamp: now.Unix(), noTools: toolsOff, Messages: []browserMessage{m},
+			Model: req.Model, Timestamp: now.Unix(), Size: req.Size, noTools: toolsOff, Messages: []browserMessage{m},
 		}
 	}
 	return v

@@ -102,7 +102,7 @@ func (s *stream) emit(t upstream.EventType, text string) {
 	if text == "" {
 		return
 	}
-	if t == upstream.EventContent {
+	if t == upstream.EventContent || t == upstream.EventMedia {
 		s.content = true
 	} else {
 		s.reasoning = true

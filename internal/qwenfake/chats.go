@@ -36,6 +36,7 @@ type chatMessage struct {
 	Content  string `json:"content"`
 	Model    string `json:"model,omitempty"`
 	TS       int64  `json:"timestamp"`
+	phase    string // content_list phase in the detail; "" = answer (t2i.go)
 }
 
 type chatStore struct {
@@ -258,7 +259,7 @@ func (s *Server) handleGetChat(w http.ResponseWriter, r *http.Request, uid strin
 	for i, m := range msgs {
 		list[i] = listed{chatMessage: m, ContentList: []map[string]any{}}
 		if m.Role == "assistant" {
-			list[i].ContentList = []map[string]any{{"content": m.Content, "phase": "answer", "status": "finished", "extra": map[string]any{}}}
+			list[i].ContentList = []map[string]any{{"content": m.Content, "phase": cmp.Or(m.phase, "answer"), "status": "finished", "extra": map[string]any{}}}
 		}
 		history[m.ID] = list[i]
 		current = m.ID

@@ -80,6 +80,10 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 		p.tokens, p.think = 0, 0
 		p.answer, p.reasoning, p.text = nil, nil, ""
 	}
+	if isImageChat(&req) {
+		s.writeImage(o, r, p, &req, c, uid)
+		return
+	}
 	enc := encoder(newV2Encoder(p, s.opts.Now))
 	if p.dual {
 		enc = newDualEncoder(p, s.opts.Now)

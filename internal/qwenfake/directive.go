@@ -33,6 +33,7 @@ type Directive struct {
 	Name      string // name=S: the tool called (default: the first one declared)
 	Prose     int    // prose=N: with id=S, the first N such requests answer prose instead
 	Echo      string // echo=1: the answer is the received message text; echo=json: as a JSON string; echo=files: the received files; echo=doc: the text of the received documents, then the message
+	Image     string // image=stream|detail|none: where an image answer's URL shows (t2i.go)
 	Chunk     int    // chunk=N: bytes per content frame of a scripted answer (-1: 1-3 cycling)
 	// Invalid lists key=value words that were not understood; they are
 	// ignored.
@@ -107,6 +108,11 @@ func (d *Directive) set(word string) bool {
 		default:
 			return false
 		}
+	case "image":
+		if val != "stream" && val != "detail" && val != "none" {
+			return false
+		}
+		d.Image = val
 	case "dual":
 		b, err := strconv.ParseBool(val)
 		if err != nil {

@@ -57,6 +57,9 @@
 // SearchSources, the first frame with role "function" and name
 // "web_search", the last with status "finished" (search.go); the answer
 // that follows is the same as without search.
+// A t2i or image_edit request (chat_type) answers with image_gen frames
+// whose content is the URL of a PNG the emulator serves itself under
+// /output/ (t2i.go: size from the request's ratio, see image= below).
 // A request with several messages gets a complete stream with no content
 // (the 2025-10 upstream behaviour); stream:false gets Bad_Request except for
 // chat_type t2v (a task). Unknown chat ids are HTTP 404 Not_Found JSON, a
@@ -134,6 +137,9 @@
 //	             the message text. Use a large chunk=N for long texts.
 //	             echo=docjson: the same as a JSON string (see echo=json).
 //	             Stats.MaxCompletionBody is the largest completion body read.
+//	image=W      image chats only: where the image URL shows: stream (the
+//	             default), detail (only in the chat detail, GET
+//	             /api/v2/chats/{id}) or none (nowhere: an empty answer)
 //	chunk=N      bytes per content frame of a call or echo answer; default: 1,
 //	             2 or 3 bytes chosen from the seed, so every tag is split. A
 //	             frame never splits a character (a longer character is a frame

@@ -15,6 +15,7 @@ type completionRequest struct {
 	ChatType          string           `json:"chat_type"`
 	Model             string           `json:"model"`
 	ParentID          *string          `json:"parent_id"`
+	Size              string           `json:"size"` // image chats (t2i.go)
 	Messages          []requestMessage `json:"messages"`
 }
 
@@ -26,6 +27,7 @@ type requestMessage struct {
 	Models        []string        `json:"models"`
 	FeatureConfig featureConfig   `json:"feature_config"`
 	Files         []requestFile   `json:"files"`
+	Size          string          `json:"size"`
 }
 
 type featureConfig struct {

@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	s.route("/oss/", s.handleOSSPut, "PUT /oss/{bucket}/{key...}")
 	s.route("/api/v1/tasks/status/{id}", s.authed(s.handleTaskStatus), "GET /api/v1/tasks/status/{id}")
 	s.route("/api/chat/completions", s.handleLegacy, "POST /api/chat/completions")
+	s.route("/output/", s.handleImage, "GET /output/{path...}")
 	s.route("/qwenfake/stats", s.handleStats, "GET /qwenfake/stats")
 	s.route("other", s.handleNotFound, "/")
 }

@@ -16,6 +16,7 @@ type Answer struct {
 	Reasoning    string
 	Calls        []toolcall.Call
 	Citations    []upstream.Citation // web sources, each URL once
+	Media        []string            // generated image URLs (image modes)
 	Result       upstream.Result
 	FinishReason string    // "stop", or what the upstream said, or "content_filter"
 	First        time.Time // when the first event arrived (time to first token)
@@ -80,6 +81,8 @@ func (r *Relay) fold(st *Stream) (*Answer, error) {
 			ans.Calls = append(ans.Calls, *ev.Call)
 		case upstream.EventCitation:
 			ans.Citations = append(ans.Citations, *ev.Citation)
+		case upstream.EventMedia:
+			ans.Media = append(ans.Media, ev.Text)
 		default:
 			content.WriteString(ev.Text)
 		}

@@ -143,6 +143,7 @@ func (s *Server) Handler() http.Handler {
 			mux.Handle(x.Pattern, s.withCodec(sf.Codec, route(x.Route, x.Handler)))
 		}
 	}
+	s.imageRoutes(mux, route)
 	models := route("models", http.HandlerFunc(s.handleModels))
 	model := route("model", http.HandlerFunc(s.handleModel))
 	for _, p := range []string{"/v1/models", "/models", "/v1/v1/models"} {

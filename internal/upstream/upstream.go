@@ -44,6 +44,12 @@ type ChatRequest struct {
 	// attachments are only named in their text); the provider uploads them
 	// after the account is chosen.
 	Files []File
+	// Mode is the kind of answer asked for: a chat ("") or an image
+	// (ModeT2I, ModeImageEdit: the stream yields EventMedia).
+	Mode Mode
+	// Size is a generated image's aspect ratio ("1:1", "16:9", …); image
+	// modes only, "" = the provider's default.
+	Size string
 	// Transform, when set, wraps the stream of every attempt (a fresh
 	// wrapper per attempt): the tool-call parser, which turns call blocks
 	// in the text into EventToolCall events. The relay sees the wrapped
@@ -66,6 +72,9 @@ const (
 	// each URL once per answer. It is not answer text: a stream of
 	// citations alone is an empty answer.
 	EventCitation
+	// EventMedia carries the URL of one generated image (Text) in the
+	// image modes; it is part of the answer.
+	EventMedia
 )
 
 // Citation is one web source of a search-mode answer.
@@ -137,7 +146,11 @@ type Model struct {
 	Vision           bool
 	// Search: the model can answer in the upstream's web search mode
 	// (offered with a -search variant).
-	Search     bool
+	Search bool
+	// ImageGen, ImageEdit: the model offers the upstream's t2i and
+	// image_edit chat types.
+	ImageGen   bool
+	ImageEdit  bool
 	MaxContext int
 }
 
