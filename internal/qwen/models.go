@@ -96,6 +96,7 @@ func parseModel(v gjson.Result) (upstream.Model, bool) {
 		// docs/qwen-protocol.md §11.3: think_skip.enable false means thinking
 		// must be on, else the upstream answers invalid_input.
 		ThinkingRequired: meta.Get("think_skip.enable").Type == gjson.False,
+		Video:            meta.Get("chat_type").IsArray() && contains(meta.Get("chat_type"), "t2v"),
 	}
 	if m.ID == "" {
 		return m, false

@@ -139,6 +139,8 @@ type Model struct {
 	// (offered with a -search variant).
 	Search     bool
 	MaxContext int
+	// Video: the model's chat types list t2v (docs/qwen-protocol.md §6.5).
+	Video bool
 }
 
 // Provider is a chat backend.
