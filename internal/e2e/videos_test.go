@@ -71,7 +71,7 @@ func TestVideos(t *testing.T) {
 		}
 		done := waitVideo(t, e.client, v.ID)
 		if done.Status != openai.VideoStatusCompleted || done.Progress != 100 || done.CompletedAt == 0 {
-			t.Fatalf("video %d: %+v (error %+v)", i, done, done.Error)
+			t.Fatalf("video %d: %s", i, done.RawJSON())
 		}
 		resp, err := e.client.Videos.DownloadContent(ctx, v.ID, openai.VideoDownloadContentParams{})
 		if err != nil {
@@ -99,7 +99,7 @@ func TestVideoFailedJob(t *testing.T) {
 	done := waitVideo(t, e.client, v.ID)
 	if done.Status != openai.VideoStatusFailed || done.Error.Code != "video_generation_failed" ||
 		!strings.Contains(done.Error.Message, "video generation failed") {
-		t.Fatalf("failed job: %+v", done)
+		t.Fatalf("failed job: %s", done.RawJSON())
 	}
 	_, err = e.client.Videos.DownloadContent(ctx, v.ID, openai.VideoDownloadContentParams{})
 	apiError(t, err, http.StatusNotFound, "video_not_ready")
@@ -117,7 +117,7 @@ func TestVideoQuota(t *testing.T) {
 	done := waitVideo(t, e.client, v.ID)
 	if done.Status != openai.VideoStatusFailed || done.Error.Code != "upstream_unavailable" ||
 		!strings.Contains(done.Error.Message, "quota") {
-		t.Fatalf("quota job: %+v", done)
+		t.Fatalf("quota job: %s", done.RawJSON())
 	}
 	for name, a := range e.accounts() {
 		if a.State != "cooling" {
@@ -227,6 +227,6 @@ func TestVideoResumeAfterRestart(t *testing.T) {
 		option.WithMaxRetries(0), option.WithHTTPClient(e.httpc))
 	done := waitVideo(t, client, v.ID)
 	if done.Status != openai.VideoStatusCompleted {
-		t.Fatalf("after restart: %+v", done)
+		t.Fatalf("after restart: %s", done.RawJSON())
 	}
 }
