@@ -230,3 +230,27 @@ func TestVideoResumeAfterRestart(t *testing.T) {
 		t.Fatalf("after restart: %s", done.RawJSON())
 	}
 }
+
+// TestVideoContentLimit: a video larger than video_max_bytes is cut with a
+// broken transfer, never served short as if whole.
+func TestVideoContentLimit(t *testing.T) {
+	e := start(t, setup{cfg: func(c *config.Config) { fastVideos(c); c.VideoMaxBytes = 1000 }})
+	v, err := e.client.Videos.New(context.Background(), openai.VideoNewParams{Prompt: "a big cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done := waitVideo(t, e.client, v.ID); done.Status != openai.VideoStatusCompleted {
+		t.Fatalf("job: %s", done.RawJSON())
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.relay.URL+"/v1/videos/"+v.ID+"/content", nil)
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := e.httpc.Do(req)
+	if err != nil {
+		return // broken before the headers arrived (they were still buffered)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err == nil || len(body) > 1000 {
+		t.Fatalf("read %d bytes, err %v: want a broken transfer of at most 1000 bytes", len(body), err)
+	}
+}

@@ -78,10 +78,11 @@ func (s *Service) relayContent(w http.ResponseWriter, r *http.Request, j *store.
 	}
 	w.WriteHeader(http.StatusOK)
 	_, over, err := copyLimited(w, resp.Body, s.opts.MaxBytes)
-	if err != nil || over {
-		// Headers are gone: the client sees a cut body (and, with a
-		// Content-Length, an unexpected EOF).
-		s.log.Warn("videos: content transfer cut", "video_id", j.ID, "over_limit", over, "err", err)
+	if (err != nil || over) && r.Context().Err() == nil {
+		// The headers are gone: break the connection so that the client
+		// sees a failed transfer, never a short video that looks whole.
+		s.log.Warn("videos: content transfer cut", "video_id", j.ID, "over_limit", over, "err", safeMessage(cmpErr(err)))
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -115,4 +116,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(b) // the client may have gone
+}
+
+func cmpErr(err error) error {
+	if err == nil {
+		return errors.New("larger than the limit")
+	}
+	return err
 }
