@@ -27,6 +27,7 @@ import (
 	"github.com/qwenrelay/qwenrelay/internal/server"
 	"github.com/qwenrelay/qwenrelay/internal/store/sqlite"
 	"github.com/qwenrelay/qwenrelay/internal/usage"
+	"github.com/qwenrelay/qwenrelay/internal/video"
 )
 
 // DBFileName is the embedded database's file inside the data directory.
@@ -46,6 +47,7 @@ type App struct {
 	provider  *qwen.Client
 	log       *slog.Logger
 	server    *server.Server
+	videos    *video.Service // nil in passthrough mode
 }
 
 // NewLogger builds the process logger from the config.
@@ -139,6 +141,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		_ = st.Close()
 		return nil, err
 	}
+	surfaces := []server.Surface{responsesSurface(st, cfg.ResponsesRetention, cfg.ResponsesWebSearch, log), anthropicSurface(cfg.MaxRequestBytes)}
+	if a.Pool != nil {
+		a.videos = newVideos(cfg, st, provider, a.Pool, log)
+		surfaces = append(surfaces, videosSurface(a.videos))
+	}
 	srv := server.New(server.Options{
 		APIKey: cfg.APIKey, Passthrough: cfg.Passthrough, MaxInFlight: cfg.MaxInFlight,
 		MaxRequestBytes: cfg.MaxRequestBytes, HeartbeatInterval: cfg.HeartbeatInterval,
@@ -146,7 +153,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		ModelAliases: aliases, ToolRetries: cfg.ToolRetries,
 		Keys: a.Keys, Usage: a.Recorder,
 		Media:    &media.Fetcher{AllowPrivate: cfg.AllowPrivateMediaURLs, MaxBytes: cfg.MediaMaxBytes, Timeout: cfg.MediaFetchTimeout},
-		Surfaces: []server.Surface{responsesSurface(st, cfg.ResponsesRetention, cfg.ResponsesWebSearch, log), anthropicSurface(cfg.MaxRequestBytes)},
+		Surfaces: surfaces,
 	}, rl, picker, a.Metrics, log)
 	a.Handler, a.server = srv.Handler(), srv
 	if cfg.AdminKey != "" && a.Pool != nil {
@@ -194,6 +201,14 @@ func (a *App) Run(ctx context.Context) {
 		defer close(done)
 		_ = a.Recorder.Run(ctx)
 	}()
+	if a.videos != nil {
+		videosDone := make(chan struct{})
+		go func() {
+			defer close(videosDone)
+			_ = a.videos.Run(ctx) // unfinished jobs stay in the store for the next start
+		}()
+		defer func() { <-videosDone }()
+	}
 	if a.Pool != nil {
 		a.Pool.Run(ctx)
 		a.Pool.Wait() // state saves and sign-ins started by requests

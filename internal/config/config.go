@@ -138,7 +138,14 @@ type Config struct {
 	// ResponsesRetention: how long stored Responses API answers are kept
 	// (previous_response_id, GET /v1/responses/{id}).
 	ResponsesRetention time.Duration `yaml:"responses_retention"`
-	CORSOrigins        []string      `yaml:"cors_origins"`
+	// Video jobs (POST /v1/videos): the interval between two polls of an
+	// upstream task, the time a job may take, how many run at once, and the
+	// largest video relayed by GET /v1/videos/{id}/content.
+	VideoPollInterval time.Duration `yaml:"video_poll_interval"`
+	VideoMaxDuration  time.Duration `yaml:"video_max_duration"`
+	VideoConcurrency  int           `yaml:"video_concurrency"`
+	VideoMaxBytes     int64         `yaml:"video_max_bytes"`
+	CORSOrigins       []string      `yaml:"cors_origins"`
 
 	LogLevel        string        `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat       string        `yaml:"log_format"` // json | text
@@ -199,6 +206,10 @@ func Default() Config {
 		ModelsTTL:            time.Hour,
 		ToolRetries:          1,
 		ResponsesRetention:   30 * 24 * time.Hour,
+		VideoPollInterval:    20 * time.Second, // docs/qwen-protocol.md §6.5
+		VideoMaxDuration:     30 * time.Minute,
+		VideoConcurrency:     4,
+		VideoMaxBytes:        512 << 20,
 		CORSOrigins:          []string{"*"},
 		LogLevel:             "info",
 		LogFormat:            "json",
@@ -274,6 +285,10 @@ func (c *Config) Validate() error {
 		{"heartbeat_interval", int64(c.HeartbeatInterval)},
 		{"models_ttl", int64(c.ModelsTTL)},
 		{"responses_retention", int64(c.ResponsesRetention)},
+		{"video_poll_interval", int64(c.VideoPollInterval)},
+		{"video_max_duration", int64(c.VideoMaxDuration)},
+		{"video_concurrency", int64(c.VideoConcurrency)},
+		{"video_max_bytes", c.VideoMaxBytes},
 		{"shutdown_timeout", int64(c.ShutdownTimeout)},
 		{"account_max_concurrent", int64(c.AccountMaxConcurrent)},
 		{"acquire_timeout", int64(c.AcquireTimeout)},

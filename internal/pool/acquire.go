@@ -135,6 +135,9 @@ func (p *Pool) eligible(ctx context.Context, buf []candidate, model string, w *r
 	cands := buf[:0]
 	for _, e := range p.order {
 		a := &e.acct
+		if w.Account > 0 && a.ID != w.Account {
+			continue
+		}
 		if a.State == store.StateCooling && !a.CoolUntil.After(now) {
 			setState(a, store.StateActive, "cool-down over", time.Time{}, "", now)
 			woke = append(woke, e)

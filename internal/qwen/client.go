@@ -359,8 +359,8 @@ func (c *Client) newChat(ctx context.Context, cred upstream.Credential, model st
 	return c.newChatOfType(ctx, cred, model, "t2t")
 }
 
-// newChatOfType creates a chat of the given chat_type (t2i and image_edit
-// chats are created as such, docs/qwen-protocol.md §6.3).
+// newChatOfType creates a chat of the given chat_type (t2i, image_edit and
+// t2v chats are created as such, docs/qwen-protocol.md §6.3, §6.5).
 func (c *Client) newChatOfType(ctx context.Context, cred upstream.Credential, model, chatType string) (string, error) {
 	body, err := c.encodeBody(&newChatBody{
 		Title: "New Chat", Models: []string{model}, ChatMode: "normal", ChatType: chatType,

@@ -99,6 +99,7 @@ func parseModel(v gjson.Result) (upstream.Model, bool) {
 		// docs/qwen-protocol.md §6.3, §6.4: image chat types.
 		ImageGen:  meta.Get("chat_type").IsArray() && contains(meta.Get("chat_type"), "t2i"),
 		ImageEdit: meta.Get("chat_type").IsArray() && contains(meta.Get("chat_type"), "image_edit"),
+		Video:     meta.Get("chat_type").IsArray() && contains(meta.Get("chat_type"), "t2v"),
 	}
 	if m.ID == "" {
 		return m, false

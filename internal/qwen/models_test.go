@@ -29,7 +29,7 @@ const plainModels = `[` + modelElement + `,
 
 func TestListModels(t *testing.T) {
 	want := []upstream.Model{
-		{ID: "qwen3-max", Name: "Qwen3-Max", OwnedBy: "qwen", Created: 1757000000, Thinking: true, Vision: true, Search: true, ImageGen: true, ImageEdit: true, MaxContext: 262144},
+		{ID: "qwen3-max", Name: "Qwen3-Max", OwnedBy: "qwen", Created: 1757000000, Thinking: true, Vision: true, Search: true, ImageGen: true, ImageEdit: true, MaxContext: 262144, Video: true},
 		{ID: "qwen-plus-latest", Name: "qwen-plus-latest", OwnedBy: "qwen"},
 	}
 	cases := []struct {

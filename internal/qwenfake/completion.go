@@ -64,7 +64,7 @@ func (s *Server) handleCompletion(w http.ResponseWriter, r *http.Request) {
 	}
 	if req.Stream != nil && !*req.Stream {
 		if req.chatType() == "t2v" {
-			s.writeVideoTask(o, &req)
+			s.writeVideoTask(o, &req, uid)
 			return
 		}
 		o.json(http.StatusOK, []byte(badRequestBody))

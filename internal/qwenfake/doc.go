@@ -21,7 +21,13 @@
 //	                                        that token and Authorization a V4 (OSS4-HMAC-SHA256,
 //	                                        UNSIGNED-PAYLOAD) or V1 ("OSS <key>:<sig>") signature
 //	                                        by its access key (the shape is checked, not the HMAC)
-//	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): running, then success
+//	GET    /api/v1/tasks/status/{id}        t2v tasks (v2 t2v with stream:false): "running" with a progress
+//	                                        for Options.VideoPolls polls (default 1), then "success" with
+//	                                        the URL of GET /qwenfake/t2v/{id}.mp4?key=qwenfake (a tiny
+//	                                        mp4-like VideoFile, no token), or "failed" when the prompt
+//	                                        holds VideoFailMarker; tasks belong to their user (another
+//	                                        user's poll, like an unknown id, is "failed"). fail=quota and
+//	                                        the other pre-stream failures apply to t2v too (video.go)
 //	POST   /api/chat/completions            era 1: cumulative frames, or incremental with phase
 //	GET    /qwenfake/stats                  the Stats snapshot as JSON (emulator only, no token)
 //

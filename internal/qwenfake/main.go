@@ -35,6 +35,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		chatDelay = fs.Duration("chat-delay", 0, "how long chats/new takes to answer")
 		chatTTL   = fs.Duration("chat-expiry", 0, "an unused chat is Not_Found this long after its creation (0 = never)")
 		maxBody   = fs.Int("max-body", defaultMaxBody, "completion bodies above this size get the captcha JSON")
+		vidPolls  = fs.Int("video-polls", 1, "polls of a video task that answer running before it ends")
 		secret    = fs.String("secret", DefaultTestSecret, "HS256 key of the JWTs")
 		mint      = fs.String("mint", "", "print a token for this user id and exit")
 		ttl       = fs.Duration("ttl", tokenTTL, "lifetime of the --mint token")
@@ -49,6 +50,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Secret: []byte(*secret), DefaultTokens: *tokens, DefaultThinkTokens: *think,
 		FrameDelay: *delay, SplitWrites: *split, SendDone: *sendDone, RequireHeaders: splitList(*headers),
 		Gzip: *gz, MaxBodyBytes: *maxBody, ChatDelay: *chatDelay, ChatExpiry: *chatTTL,
+		VideoPolls: *vidPolls,
 	})
 	if *mint != "" {
 		_, err := fmt.Fprintln(stdout, s.MintToken(*mint, *ttl))

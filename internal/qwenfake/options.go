@@ -21,6 +21,9 @@ type Options struct {
 	// creation is gone (Not_Found, like an unknown id); 0 never expires.
 	ChatExpiry time.Duration
 	Now        func() time.Time
+	// VideoPolls is how many polls of a t2v task answer "running" before
+	// it succeeds (or fails, on request); default 1 (video.go).
+	VideoPolls int
 }
 
 // Model is one entry of the model listing.
@@ -78,6 +81,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = defaultMaxBody
+	}
+	if o.VideoPolls <= 0 {
+		o.VideoPolls = 1
 	}
 	if o.Now == nil {
 		o.Now = time.Now

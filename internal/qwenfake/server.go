@@ -32,6 +32,7 @@ type Server struct {
 
 	chats chatStore
 	files fileStore
+	video videoTasks // t2v tasks (video.go)
 }
 
 // New returns an emulator configured by opts.
@@ -75,6 +76,7 @@ func (s *Server) routes() {
 	s.route("/api/v2/files/parse/status", s.authed(s.handleParseStatus), "POST /api/v2/files/parse/status")
 	s.route("/oss/", s.handleOSSPut, "PUT /oss/{bucket}/{key...}")
 	s.route("/api/v1/tasks/status/{id}", s.authed(s.handleTaskStatus), "GET /api/v1/tasks/status/{id}")
+	s.route("/qwenfake/t2v/", s.handleVideoFile, "GET /qwenfake/t2v/{file}")
 	s.route("/api/chat/completions", s.handleLegacy, "POST /api/chat/completions")
 	s.route("/output/", s.handleImage, "GET /output/{path...}")
 	s.route("/qwenfake/stats", s.handleStats, "GET /qwenfake/stats")

@@ -28,6 +28,9 @@ type Want struct {
 	// Exclude lists credentials that failed for a reason bound to them
 	// (policy SameCredential false): never used again for this request.
 	Exclude []string
+	// Account, when > 0, restricts the pool to that account (a video task
+	// is polled by the account that submitted it, docs/qwen-protocol.md §6.5).
+	Account int64
 }
 
 // Excludes reports whether id must not be used.

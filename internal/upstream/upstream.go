@@ -152,6 +152,8 @@ type Model struct {
 	ImageGen   bool
 	ImageEdit  bool
 	MaxContext int
+	// Video: the model's chat types list t2v (docs/qwen-protocol.md §6.5).
+	Video bool
 }
 
 // Provider is a chat backend.

@@ -82,6 +82,27 @@ var migrations = []string{
 		body         BLOB    NOT NULL
 	);
 	CREATE INDEX responses_expires ON responses(expires_at) WHERE expires_at > 0;`,
+
+	// v5: text-to-video jobs (OpenAI Videos API, issue #8): the account that
+	// submitted the upstream task polls it (docs/qwen-protocol.md §6.5).
+	`CREATE TABLE videos (
+		id         TEXT    PRIMARY KEY,
+		model      TEXT    NOT NULL DEFAULT '',
+		prompt     TEXT    NOT NULL DEFAULT '',
+		seconds    TEXT    NOT NULL DEFAULT '',
+		size       TEXT    NOT NULL DEFAULT '',
+		status     TEXT    NOT NULL DEFAULT 'queued',
+		progress   INTEGER NOT NULL DEFAULT 0,
+		account_id INTEGER NOT NULL DEFAULT 0,
+		task_id    TEXT    NOT NULL DEFAULT '',
+		url        TEXT    NOT NULL DEFAULT '',
+		err_code   TEXT    NOT NULL DEFAULT '',
+		err_msg    TEXT    NOT NULL DEFAULT '',
+		created_at INTEGER NOT NULL DEFAULT 0,
+		updated_at INTEGER NOT NULL DEFAULT 0,
+		done_at    INTEGER NOT NULL DEFAULT 0
+	);
+	CREATE INDEX videos_unfinished ON videos(created_at) WHERE status NOT IN ('completed', 'failed');`,
 }
 
 // schemaVersion reads PRAGMA user_version.

@@ -33,6 +33,7 @@ var seeds = []versionSeed{
 	1: seedV1,
 	2: seedV2,
 	3: seedV3,
+	4: seedV4,
 }
 
 // seedV1 writes with the v1 schema: accounts have no models column.
@@ -172,7 +173,7 @@ func TestMigrateFromEveryVersion(t *testing.T) {
 				t.Fatalf("version after open = %d, want %d", v, len(migrations))
 			}
 			check(t, db)
-			assertIndexes(t, db, "usage_time", "usage_key_time", "usage_account_time", "responses_expires")
+			assertIndexes(t, db, "usage_time", "usage_key_time", "usage_account_time", "responses_expires", "videos_unfinished")
 		})
 	}
 }
