@@ -69,8 +69,24 @@ var errNoFinish = errors.New("stream ended without a finish_reason")
 // reads to the end of the body and fails on an error frame, on a stream
 // without [DONE] (cut) and on one without a finish_reason.
 func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
-	dec := sse.NewDecoder(r, 0)
 	var sb strings.Builder
+	err := readChunks(r, func(choice gjson.Result) error {
+		if content := choice.Get("delta.content").String(); content != "" {
+			if sb.Len() == 0 && onFirst != nil {
+				onFirst()
+			}
+			sb.WriteString(content)
+		}
+		return nil
+	})
+	return sb.String(), err
+}
+
+// readChunks reads an OpenAI chunk stream to its end and hands each
+// chunk's first choice to onChoice. It fails on an error frame, on a
+// stream without [DONE] (cut) and on one without a finish_reason.
+func readChunks(r io.Reader, onChoice func(choice gjson.Result) error) error {
+	dec := sse.NewDecoder(r, 0)
 	done, finished := false, false
 	for {
 		ev, err := dec.Next()
@@ -78,7 +94,7 @@ func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
 			break
 		}
 		if err != nil {
-			return sb.String(), fmt.Errorf("read: %w", err)
+			return fmt.Errorf("read: %w", err)
 		}
 		if string(ev.Data) == "[DONE]" {
 			done = true
@@ -87,15 +103,12 @@ func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
 		choice := gjson.GetBytes(ev.Data, "choices.0")
 		if !choice.Exists() {
 			if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
-				return sb.String(), &errorEvent{Code: e.Get("code").String(), Raw: e.Raw}
+				return &errorEvent{Code: e.Get("code").String(), Raw: e.Raw}
 			}
 			continue // e.g. a usage-only chunk
 		}
-		if content := choice.Get("delta.content").String(); content != "" {
-			if sb.Len() == 0 && onFirst != nil {
-				onFirst()
-			}
-			sb.WriteString(content)
+		if err := onChoice(choice); err != nil {
+			return err
 		}
 		if fr := choice.Get("finish_reason"); fr.Exists() && fr.Type != gjson.Null {
 			finished = true
@@ -103,9 +116,9 @@ func readOpenAIStream(r io.Reader, onFirst func()) (string, error) {
 	}
 	switch {
 	case !done:
-		return sb.String(), errCut
+		return errCut
 	case !finished:
-		return sb.String(), errNoFinish
+		return errNoFinish
 	}
-	return sb.String(), nil
+	return nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/qwenrelay/qwenrelay/internal/qwenfake"
-	"github.com/qwenrelay/qwenrelay/internal/sse"
 )
 
 // Scenario tools measures what tool calling costs the relay: the same load
@@ -124,30 +123,11 @@ func (c *toolsClient) stream(ctx context.Context, prompt string, onFirst func())
 // readToolsStream reassembles content and tool_calls deltas (by index) of an
 // OpenAI chunk stream, calls after the content as "\n<call NAME ARGS>".
 func readToolsStream(r io.Reader, onFirst func()) (string, error) {
-	dec := sse.NewDecoder(r, 0)
 	var text strings.Builder
 	type call struct{ name, args strings.Builder }
 	var calls []*call
-	done, finished, first := false, false, true
-	for {
-		ev, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return text.String(), fmt.Errorf("read: %w", err)
-		}
-		if string(ev.Data) == "[DONE]" {
-			done = true
-			continue
-		}
-		choice := gjson.GetBytes(ev.Data, "choices.0")
-		if !choice.Exists() {
-			if e := gjson.GetBytes(ev.Data, "error"); e.Exists() {
-				return text.String(), &errorEvent{Code: e.Get("code").String(), Raw: e.Raw}
-			}
-			continue
-		}
+	first := true
+	err := readChunks(r, func(choice gjson.Result) error {
 		content := choice.Get("delta.content").String()
 		tcs := choice.Get("delta.tool_calls").Array()
 		if first && (content != "" || len(tcs) > 0) && onFirst != nil {
@@ -158,7 +138,7 @@ func readToolsStream(r io.Reader, onFirst func()) (string, error) {
 		for _, tc := range tcs {
 			i := int(tc.Get("index").Int())
 			if i < 0 || i > len(calls) {
-				return text.String(), fmt.Errorf("tool_calls index %d out of order", i)
+				return fmt.Errorf("tool_calls index %d out of order", i)
 			}
 			if i == len(calls) {
 				calls = append(calls, &call{})
@@ -166,20 +146,12 @@ func readToolsStream(r io.Reader, onFirst func()) (string, error) {
 			calls[i].name.WriteString(tc.Get("function.name").String())
 			calls[i].args.WriteString(tc.Get("function.arguments").String())
 		}
-		if fr := choice.Get("finish_reason"); fr.Exists() && fr.Type != gjson.Null {
-			finished = true
-		}
-	}
+		return nil
+	})
 	for _, c := range calls {
 		fmt.Fprintf(&text, "\n<call %s %s>", c.name.String(), c.args.String())
 	}
-	switch {
-	case !done:
-		return text.String(), errCut
-	case !finished:
-		return text.String(), errNoFinish
-	}
-	return text.String(), nil
+	return text.String(), err
 }
 
 // writeTools prints the tools scenario.
