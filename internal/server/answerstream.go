@@ -28,7 +28,7 @@ func (t *turn) stream() {
 	buf := enc.Start((*bp)[:0])
 
 	_, finisher := t.c.(api.Finisher)
-	var ans api.Answer       // kept for a Finisher
+	var ans answerBuilder    // kept for a Finisher
 	var held strings.Builder // answer text held back while a call is required
 	var cites []api.Citation // sources sent so far
 	hold, tries, first := mustCall(t.req), 0, true
@@ -91,7 +91,7 @@ func (t *turn) stream() {
 			}
 		}
 		if finisher {
-			collect(&ans, &aev)
+			ans.add(&aev)
 		} else if aev.Type == api.EventToolCall {
 			ans.Calls = append(ans.Calls, *aev.Call)
 		}
@@ -120,8 +120,7 @@ func (t *turn) stream() {
 	}
 	t.s.metrics.StreamEnd("done")
 	if finisher {
-		ans.End = end
-		t.c.(api.Finisher).Finished(t.req, t.meta, &ans)
+		t.c.(api.Finisher).Finished(t.req, t.meta, ans.answer(end))
 	}
 }
 
@@ -155,18 +154,31 @@ func neutralEvent(ev *upstream.Event) api.Event {
 	return api.Event{Type: api.EventText, Text: ev.Text}
 }
 
-// collect adds an event to a whole answer.
-func collect(a *api.Answer, ev *api.Event) {
+// answerBuilder collects a streamed answer for a Finisher (in linear
+// time: text and reasoning arrive in many small pieces).
+type answerBuilder struct {
+	text, reasoning strings.Builder
+	api.Answer
+}
+
+func (b *answerBuilder) add(ev *api.Event) {
 	switch ev.Type {
 	case api.EventText:
-		a.Text += ev.Text
+		b.text.WriteString(ev.Text)
 	case api.EventReasoning:
-		a.Reasoning += ev.Text
+		b.reasoning.WriteString(ev.Text)
 	case api.EventToolCall:
-		a.Calls = append(a.Calls, *ev.Call)
+		b.Calls = append(b.Calls, *ev.Call)
 	case api.EventCitation:
-		a.Citations = addCitation(a.Citations, ev.Citation)
+		b.Citations = addCitation(b.Citations, ev.Citation)
 	}
+}
+
+// answer returns the whole answer with its end.
+func (b *answerBuilder) answer(end api.End) *api.Answer {
+	a := b.Answer
+	a.Text, a.Reasoning, a.End = b.text.String(), b.reasoning.String(), end
+	return &a
 }
 
 // addCitation appends c unless its URL is already listed (a retried
