@@ -1,15 +1,19 @@
 package api
 
-import "net/http"
+import (
+	"context"
+	"net/http"
+)
 
 // Codec is one API surface. Its methods are called by the server's single
 // request path; none of them does I/O except through what they are given.
 type Codec interface {
 	// Name names the surface in logs, metrics and usage rows.
 	Name() string
-	// Decode parses and validates a request body. A failure is a *Problem
+	// Decode parses and validates a request body; ctx is the request's
+	// (for lookups such as stored responses). A failure is a *Problem
 	// (usually ClassInvalidRequest with a Param).
-	Decode(body []byte, header http.Header) (*Request, error)
+	Decode(ctx context.Context, body []byte, header http.Header) (*Request, error)
 	// NewID makes the id of a new answer (chatcmpl-…, msg_…, resp_…).
 	NewID() string
 	// NewStream returns the encoder of one streamed answer.

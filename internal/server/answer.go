@@ -31,7 +31,7 @@ func (s *Server) serveAnswer(c api.Codec) http.HandlerFunc {
 			s.writeError(w, r, err)
 			return
 		}
-		req, err := c.Decode(body, r.Header)
+		req, err := c.Decode(r.Context(), body, r.Header)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -29,7 +30,7 @@ func BenchmarkDecodeClaudeCode(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := New().Decode(body, nil); err != nil {
+		if _, err := New().Decode(context.Background(), body, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -23,7 +24,7 @@ func (Codec) Name() string { return "anthropic" }
 
 // Decode parses a POST /v1/messages body. The anthropic-version and
 // anthropic-beta headers are accepted and ignored.
-func (Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
+func (Codec) Decode(_ context.Context, body []byte, _ http.Header) (*api.Request, error) {
 	return decode(body, false)
 }
 

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"errors"
 	"os"
 	"reflect"
@@ -16,7 +17,7 @@ func ptr[T any](v T) *T { return &v }
 // mustDecode decodes body or fails the test.
 func mustDecode(t *testing.T, body string) *api.Request {
 	t.Helper()
-	req, err := New().Decode([]byte(body), nil)
+	req, err := New().Decode(context.Background(), []byte(body), nil)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}
@@ -175,7 +176,7 @@ func TestDecodeErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New().Decode([]byte(tt.body), nil)
+			_, err := New().Decode(context.Background(), []byte(tt.body), nil)
 			var p *api.Problem
 			if !errors.As(err, &p) {
 				t.Fatalf("Decode error = %v, want a *api.Problem", err)
@@ -209,7 +210,7 @@ func TestDecodeClaudeCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := New().Decode(body, nil)
+	req, err := New().Decode(context.Background(), body, nil)
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}

@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -25,7 +26,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := New().Decode(body, nil)
+		req, err := New().Decode(context.Background(), body, nil)
 		if err != nil {
 			var p *api.Problem
 			if !errors.As(err, &p) || p.Status != 400 || p.Message == "" {

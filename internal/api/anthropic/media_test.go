@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"net/http"
 	"reflect"
 	"testing"
@@ -25,7 +26,7 @@ func TestDecodeMediaBlocks(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			body := `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":` + tc.content + `}]}`
-			req, err := Codec{}.Decode([]byte(body), http.Header{})
+			req, err := Codec{}.Decode(context.Background(), []byte(body), http.Header{})
 			if err != nil {
 				t.Fatal(err)
 			}

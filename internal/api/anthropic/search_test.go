@@ -1,6 +1,7 @@
 package anthropic
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -22,7 +23,7 @@ func TestDecodeWebSearchTool(t *testing.T) {
 		{"newer web_search", `[{"type":"web_search_20260209","name":"web_search"},` + fn + `]`, true, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := Codec{}.Decode([]byte(`{"model":"m","max_tokens":1,"tools":`+tc.tools+`,`+msgs+`}`), http.Header{})
+			req, err := Codec{}.Decode(context.Background(), []byte(`{"model":"m","max_tokens":1,"tools":`+tc.tools+`,`+msgs+`}`), http.Header{})
 			if err != nil {
 				t.Fatal(err)
 			}

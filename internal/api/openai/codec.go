@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -24,7 +25,7 @@ func (Codec) Name() string { return "openai" }
 func (Codec) NewID() string { return api.RandomID("chatcmpl-", 24) }
 
 // Decode implements api.Codec.
-func (Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
+func (Codec) Decode(_ context.Context, body []byte, _ http.Header) (*api.Request, error) {
 	req, err := DecodeChatRequest(body)
 	if err != nil {
 		return nil, AsProblem(err)

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -25,7 +26,7 @@ func TestDecodeWebSearchOptions(t *testing.T) {
 		{"array", `,"web_search_options":[]`, false, "web_search_options"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := Codec{}.Decode([]byte(`{"model":"m",`+msgs+tc.extra+`}`), http.Header{})
+			req, err := Codec{}.Decode(context.Background(), []byte(`{"model":"m",`+msgs+tc.extra+`}`), http.Header{})
 			if tc.badParam != "" {
 				var p *api.Problem
 				if !errors.As(err, &p) || p.Param != tc.badParam || p.Status != http.StatusBadRequest {

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"net/http"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 // BenchmarkStreamTextEvent is the cost of one streamed text delta.
 func BenchmarkStreamTextEvent(b *testing.B) {
 	c := New(nil, 0)
-	req, err := c.Decode([]byte(`{"model":"m","input":"x","stream":true}`), http.Header{})
+	req, err := c.Decode(context.Background(), []byte(`{"model":"m","input":"x","stream":true}`), http.Header{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -29,7 +30,7 @@ func BenchmarkDecodeCodex(b *testing.B) {
 	c := New(nil, 0)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Decode(body, http.Header{}); err != nil {
+		if _, err := c.Decode(context.Background(), body, http.Header{}); err != nil {
 			b.Fatal(err)
 		}
 	}

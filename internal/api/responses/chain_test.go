@@ -23,7 +23,7 @@ func (c *clock) now() time.Time { return c.t }
 // does; it returns the request and the answer's id.
 func turn(t *testing.T, c *Codec, body string, ans *api.Answer) (*api.Request, string) {
 	t.Helper()
-	req, err := c.Decode([]byte(body), http.Header{})
+	req, err := c.Decode(context.Background(), []byte(body), http.Header{})
 	if err != nil {
 		t.Fatalf("Decode(%s): %v", body, err)
 	}
@@ -74,7 +74,7 @@ func TestPreviousResponseChain(t *testing.T) {
 	// An item of a stored answer can be referred to.
 	refBody := `{"model":"m","input":[{"type":"item_reference","id":"` + itemID("msg", id1, 0) + `"},
 		{"type":"item_reference","id":"` + itemID("ctc", id2, 1) + `"},{"type":"custom_tool_call_output","call_id":"call_p","output":"ok"}]}`
-	reqRef, err := c.Decode([]byte(refBody), http.Header{})
+	reqRef, err := c.Decode(context.Background(), []byte(refBody), http.Header{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestPreviousResponseChain(t *testing.T) {
 
 	// After the retention the chain is gone: 404 on previous_response_id.
 	clk.t = clk.t.Add(2 * time.Hour)
-	_, err = c.Decode([]byte(`{"model":"m","previous_response_id":"`+id2+`","input":"more"}`), http.Header{})
+	_, err = c.Decode(context.Background(), []byte(`{"model":"m","previous_response_id":"`+id2+`","input":"more"}`), http.Header{})
 	var p *api.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusNotFound || p.Param != "previous_response_id" {
 		t.Fatalf("expired previous: %v", err)
@@ -102,7 +102,7 @@ func TestStoreFalseIsNotKept(t *testing.T) {
 	if st.Len() != 0 {
 		t.Fatalf("store:false answer was kept")
 	}
-	_, err := c.Decode([]byte(`{"model":"m","previous_response_id":"`+id+`","input":"more"}`), http.Header{})
+	_, err := c.Decode(context.Background(), []byte(`{"model":"m","previous_response_id":"`+id+`","input":"more"}`), http.Header{})
 	var p *api.Problem
 	if !errors.As(err, &p) || p.Status != http.StatusNotFound {
 		t.Fatalf("previous store:false answer: %v, want 404", err)

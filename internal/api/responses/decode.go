@@ -47,7 +47,7 @@ var thinkingBudgets = map[string]struct {
 
 // Decode parses a POST /v1/responses body. previous_response_id and
 // item_reference are resolved through the store.
-func (c *Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
+func (c *Codec) Decode(ctx context.Context, body []byte, _ http.Header) (*api.Request, error) {
 	var w wireRequest
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, api.Invalid("invalid_json", "", "the request body is not valid JSON: %v", err)
@@ -81,13 +81,13 @@ func (c *Codec) Decode(body []byte, _ http.Header) (*api.Request, error) {
 		return nil, err
 	}
 	if ex.previousID != "" {
-		prev, err := c.loadConversation(ex.previousID)
+		prev, err := c.loadConversation(ctx, ex.previousID)
 		if err != nil {
 			return nil, err
 		}
 		ex.history = prev
 	}
-	in := &inputDecoder{codec: c, known: callNames(ex.history)}
+	in := &inputDecoder{ctx: ctx, codec: c, known: callNames(ex.history)}
 	msgs, extraTools, err := in.decode(w.Input)
 	if err != nil {
 		return nil, err
@@ -176,10 +176,12 @@ func formatInstruction(raw json.RawMessage) (string, error) {
 	return "", api.Invalid("invalid_value", "text.format.type", "text.format.type must be text, json_object or json_schema (got %q)", t.Format.Type)
 }
 
-// storeTimeout bounds one store call made while decoding (Decode has no
-// request context).
+// storeTimeout bounds one store call (a lookup while decoding, within the
+// request's context; a write once an answer finished).
 const storeTimeout = 5 * time.Second
 
+// storeContext bounds a store write made after the answer went out: the
+// client may have left, the answer is still kept.
 func storeContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), storeTimeout)
 }

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -15,7 +16,7 @@ import (
 
 func decode(t *testing.T, c *Codec, body string) (*api.Request, error) {
 	t.Helper()
-	return c.Decode([]byte(body), http.Header{})
+	return c.Decode(context.Background(), []byte(body), http.Header{})
 }
 
 func TestDecodeCodexRequest(t *testing.T) {
@@ -23,7 +24,7 @@ func TestDecodeCodexRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := New(nil, 0).Decode(body, http.Header{})
+	req, err := New(nil, 0).Decode(context.Background(), body, http.Header{})
 	if err != nil {
 		t.Fatalf("Decode: %v", err)
 	}

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"os"
@@ -27,7 +28,7 @@ func FuzzDecode(f *testing.F) {
 	st := NewMemoryStore(nil)
 	c := New(st, 0)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, err := c.Decode(body, http.Header{})
+		req, err := c.Decode(context.Background(), body, http.Header{})
 		if err != nil {
 			var p *api.Problem
 			if !errors.As(err, &p) || p.Status < 400 {

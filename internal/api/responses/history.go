@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -92,11 +93,11 @@ func decodeConversation(b []byte) ([]api.Message, error) {
 
 // fetch loads a stored answer; a missing, expired or never stored one is
 // ErrNotFound.
-func (c *Codec) fetch(id string) (*store.StoredResponse, error) {
+func (c *Codec) fetch(ctx context.Context, id string) (*store.StoredResponse, error) {
 	if c.st == nil || id == "" {
 		return nil, store.ErrNotFound
 	}
-	ctx, cancel := storeContext()
+	ctx, cancel := context.WithTimeout(ctx, storeTimeout)
 	defer cancel()
 	return c.st.GetResponse(ctx, id)
 }
@@ -109,8 +110,8 @@ func storeProblem(err error) *api.Problem {
 
 // loadConversation returns the conversation of a stored answer (its input
 // and its output) for previous_response_id.
-func (c *Codec) loadConversation(id string) ([]api.Message, error) {
-	rec, err := c.fetch(id)
+func (c *Codec) loadConversation(ctx context.Context, id string) ([]api.Message, error) {
+	rec, err := c.fetch(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, &api.Problem{Status: http.StatusNotFound, Class: api.ClassNotFound, Code: "previous_response_not_found",
 			Param: "previous_response_id", Message: fmt.Sprintf("Previous response with id '%s' not found.", id)}
@@ -130,7 +131,7 @@ func (c *Codec) loadConversation(id string) ([]api.Message, error) {
 // resolveItem finds an output item of a stored answer by its id (an
 // item_reference input item). Item ids carry their response's digits
 // (itemID), so the answer to load is known from the id alone.
-func (c *Codec) resolveItem(i int, itemRef string) (*wireItem, error) {
+func (c *Codec) resolveItem(ctx context.Context, i int, itemRef string) (*wireItem, error) {
 	param := itemParam(i, "id")
 	notFound := api.Invalid("invalid_value", param, "item with id '%s' not found", itemRef)
 	_, rest, ok := strings.Cut(itemRef, "_")
@@ -138,7 +139,7 @@ func (c *Codec) resolveItem(i int, itemRef string) (*wireItem, error) {
 		return nil, notFound
 	}
 	digits, _, _ := strings.Cut(rest, "_")
-	rec, err := c.fetch("resp_" + digits)
+	rec, err := c.fetch(ctx, "resp_"+digits)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, notFound
 	}

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -22,6 +23,7 @@ var ignoredItems = map[string]bool{
 
 // inputDecoder turns input items into neutral messages.
 type inputDecoder struct {
+	ctx   context.Context // the request's, for item_reference lookups
 	codec *Codec
 	known map[string]string // call_id -> tool name, for tool results
 	msgs  []api.Message
@@ -71,7 +73,7 @@ func (d *inputDecoder) item(i int, it *wireItem) error {
 		d.addReasoning(it)
 		return nil
 	case "item_reference":
-		ref, err := d.codec.resolveItem(i, it.ID)
+		ref, err := d.codec.resolveItem(d.ctx, i, it.ID)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package responses
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -27,7 +28,7 @@ func TestDecodeWebSearchTools(t *testing.T) {
 		{"namespace", `[{"type":"namespace","name":"n","tools":[{"type":"web_search"}]}]`, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := New(nil, 0).Decode([]byte(`{"model":"m","input":"hi","tools":`+tc.tools+`}`), http.Header{})
+			req, err := New(nil, 0).Decode(context.Background(), []byte(`{"model":"m","input":"hi","tools":`+tc.tools+`}`), http.Header{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +132,7 @@ func TestAnswerAnnotations(t *testing.T) {
 
 func TestWebSearchToolOff(t *testing.T) {
 	for _, on := range []bool{true, false} {
-		req, err := New(nil, 0, WithWebSearch(on)).Decode([]byte(`{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`), http.Header{})
+		req, err := New(nil, 0, WithWebSearch(on)).Decode(context.Background(), []byte(`{"model":"m","input":"hi","tools":[{"type":"web_search"}]}`), http.Header{})
 		if err != nil || req.Search != on {
 			t.Errorf("WithWebSearch(%v): Search %v, err %v", on, req != nil && req.Search, err)
 		}

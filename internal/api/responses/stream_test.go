@@ -2,6 +2,7 @@ package responses
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"net/http"
@@ -62,7 +63,7 @@ func TestStreamGolden(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(nil, 0)
-			req, err := c.Decode([]byte(tc.body), http.Header{})
+			req, err := c.Decode(context.Background(), []byte(tc.body), http.Header{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,7 +132,7 @@ func golden(t *testing.T, path string, got []byte) {
 // Response object a non-streamed request gets for the same answer.
 func TestStreamMatchesAnswer(t *testing.T) {
 	c := New(nil, 0)
-	req, err := c.Decode([]byte(`{"model":"m","input":"x","tools":[{"type":"function","name":"f"}]}`), http.Header{})
+	req, err := c.Decode(context.Background(), []byte(`{"model":"m","input":"x","tools":[{"type":"function","name":"f"}]}`), http.Header{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // event had sequence_number 1).
 func TestFailRenderedInAdvance(t *testing.T) {
 	c := New(nil, 0)
-	req, err := c.Decode([]byte(`{"model":"m","input":"x","stream":true}`), http.Header{})
+	req, err := c.Decode(context.Background(), []byte(`{"model":"m","input":"x","stream":true}`), http.Header{})
 	if err != nil {
 		t.Fatal(err)
 	}
