@@ -90,20 +90,7 @@ func writeScenario(w io.Writer, s ScenarioResult) {
 		fmt.Fprintf(w, "pass: %v\n", s.Pass)
 		return
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
-	for _, t := range []*TargetResult{s.Direct, s.Relay} {
-		switch {
-		case t == nil:
-		case !t.Available:
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", t.Target)
-		default:
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%.3f+%.3f+%.3f\t\n", t.Target, t.OK, t.Errors,
-				t.Corrupted, t.NotStarted, t.ReqPerSec, ms(t.TTFT.P50), ms(t.TTFT.P99), ms(t.Total.P50), ms(t.Total.P99),
-				t.CPU.Bench, t.CPU.Emulator, t.CPU.Relay)
-		}
-	}
-	_ = tw.Flush()
+	writeTargets(w, s.Direct, s.Relay)
 	verdict := "FAIL"
 	if s.Pass {
 		verdict = "PASS"
@@ -175,4 +162,22 @@ func oneLine(s string) string {
 		s = s[:300] + "…"
 	}
 	return s
+}
+
+// writeTargets prints one row per target (nil targets are skipped).
+func writeTargets(w io.Writer, targets ...*TargetResult) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
+	for _, t := range targets {
+		switch {
+		case t == nil:
+		case !t.Available:
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", t.Target)
+		default:
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%.3f+%.3f+%.3f\t\n", t.Target, t.OK, t.Errors,
+				t.Corrupted, t.NotStarted, t.ReqPerSec, ms(t.TTFT.P50), ms(t.TTFT.P99), ms(t.Total.P50), ms(t.Total.P99),
+				t.CPU.Bench, t.CPU.Emulator, t.CPU.Relay)
+		}
+	}
+	_ = tw.Flush()
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/tidwall/gjson"
 
@@ -158,27 +157,13 @@ func readToolsStream(r io.Reader, onFirst func()) (string, error) {
 func writeTools(w io.Writer, s ScenarioResult) {
 	fmt.Fprintf(w, "\n== %s: n=%d c=%d tokens=%d delay=%s (relay only; relay+calls: prose and %d calls in %d-byte frames)\n",
 		s.Name, s.N, s.C, s.Tokens, s.Delay, toolCalls, toolChunk)
-	rows := []*TargetResult{s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\tok\terrors\tcorrupt\tnot run\treq/s\tttft p50\tttft p99\ttotal p50\ttotal p99\tcpu ms/req bench+emu+relay\t")
-	for _, t := range rows {
-		switch {
-		case t == nil:
-		case !t.Available:
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", t.Target)
-		default:
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\t%.3f+%.3f+%.3f\t\n", t.Target, t.OK, t.Errors,
-				t.Corrupted, t.NotStarted, t.ReqPerSec, ms(t.TTFT.P50), ms(t.TTFT.P99), ms(t.Total.P50), ms(t.Total.P99),
-				t.CPU.Bench, t.CPU.Emulator, t.CPU.Relay)
-		}
-	}
-	_ = tw.Flush()
+	writeTargets(w, s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls)
 	verdict := "FAIL"
 	if s.Pass {
 		verdict = "PASS"
 	}
 	fmt.Fprintf(w, "relay+tools/relay req/s = %.3f (target >= %.2f): %s\n", s.Ratio, s.MinRatio, verdict)
-	for _, t := range rows {
+	for _, t := range []*TargetResult{s.Tools.NoTools, s.Tools.Declared, s.Tools.Calls} {
 		writeProblems(w, t)
 	}
 }
