@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -117,21 +118,7 @@ func TestSearchOpenAIChat(t *testing.T) {
 			}
 		})
 		t.Run(tc.name+"/stream", func(t *testing.T) {
-			st := e.client.Chat.Completions.NewStreaming(context.Background(), tc.p)
-			defer st.Close()
-			var content string
-			var got []qwenfake.SearchSource
-			for st.Next() {
-				for _, ch := range st.Current().Choices {
-					content += ch.Delta.Content
-					if f, ok := ch.Delta.JSON.ExtraFields["annotations"]; ok {
-						got = append(got, openaiAnnotations(t, f.Raw())...)
-					}
-				}
-			}
-			if err := st.Err(); err != nil {
-				t.Fatal(err)
-			}
+			content, got := streamAnnotations(t, e, tc.p)
 			if content != wantText() {
 				t.Errorf("content %q, want %q", content, wantText())
 			}
@@ -283,21 +270,7 @@ func TestSearchRetriedAttemptSourcesOnce(t *testing.T) {
 		return "news [[qwenfake tokens=12 seed=" + searchSeed + " fail=empty id=" + id + " times=1]]"
 	}
 	t.Run("openai stream", func(t *testing.T) {
-		st := e.client.Chat.Completions.NewStreaming(context.Background(), params(model+"-search", prompt("oa")))
-		defer st.Close()
-		var content string
-		var got []qwenfake.SearchSource
-		for st.Next() {
-			for _, ch := range st.Current().Choices {
-				content += ch.Delta.Content
-				if f, ok := ch.Delta.JSON.ExtraFields["annotations"]; ok {
-					got = append(got, openaiAnnotations(t, f.Raw())...)
-				}
-			}
-		}
-		if err := st.Err(); err != nil {
-			t.Fatal(err)
-		}
+		content, got := streamAnnotations(t, e, params(model+"-search", prompt("oa")))
 		if content != wantText() {
 			t.Errorf("content %q", content)
 		}
@@ -311,4 +284,26 @@ func TestSearchRetriedAttemptSourcesOnce(t *testing.T) {
 		}
 		anthropicSearch(t, msg)
 	})
+}
+
+// streamAnnotations streams a chat completion through openai-go and returns
+// its content and the url_citation sources of its annotation deltas.
+func streamAnnotations(t *testing.T, e *env, p openai.ChatCompletionNewParams) (string, []qwenfake.SearchSource) {
+	t.Helper()
+	st := e.client.Chat.Completions.NewStreaming(context.Background(), p)
+	defer st.Close()
+	var content strings.Builder
+	var got []qwenfake.SearchSource
+	for st.Next() {
+		for _, ch := range st.Current().Choices {
+			content.WriteString(ch.Delta.Content)
+			if f, ok := ch.Delta.JSON.ExtraFields["annotations"]; ok {
+				got = append(got, openaiAnnotations(t, f.Raw())...)
+			}
+		}
+	}
+	if err := st.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return content.String(), got
 }
